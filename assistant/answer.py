@@ -1,0 +1,160 @@
+"""Answers made only of exact, checked quotes from the letters.
+
+Nothing here writes prose about the letters' content: an answer is a short frame
+("3 of 5 letters ...") around sentences copied from the letters, each numbered and cited.
+Every quote is checked against its letter's text before the answer leaves this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+
+from .chunking import clean
+from .metadata import evidence_bounds
+
+log = logging.getLogger(__name__)
+
+NOTHING = "The letters say nothing about this."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted sentence and where it stands."""
+
+    n: int
+    letter: str
+    authority: str | None
+    date: str | None
+    kind: str | None
+    section: str | None
+    page: int | None
+    quote: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: markdown with [n] markers, the authorities it rests on, and its citations."""
+
+    question: str
+    found: bool
+    answer: str
+    authorities: list[str]
+    checked: dict
+    citations: list[Citation]
+    query: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        """The JSON contract: exactly these keys."""
+        return {
+            "question": self.question, "found": self.found, "answer": self.answer,
+            "authorities": list(self.authorities), "checked": dict(self.checked),
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+    def to_markdown(self) -> str:
+        """The answer and its sources, for saving or sharing."""
+        lines = [f"# {escape_md(self.question)}", "", self.answer, ""]
+        if self.citations:
+            lines += ["## Sources", ""]
+            for c in self.citations:
+                lines.append(f"[{c.n}] {escape_md(source_line(c))}  ")
+                lines.append(f"> {escape_md(c.quote)}")
+                lines.append("")
+        lines.append(f"_Checked {self.checked.get('letters', 0)} letters from "
+                     f"{self.checked.get('authorities', 0)} authorities._")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+|~!$])")
+
+
+def escape_md(text: str) -> str:
+    """Letter text shown in Markdown stays text: no emphasis, links, HTML or headings."""
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+
+
+def human_date(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    d = dt.date.fromisoformat(iso)
+    return f"{d.day} {d:%B %Y}"
+
+
+def source_line(c: Citation) -> str:
+    bits = [c.authority or "authority unknown", c.kind, human_date(c.date),
+            c.section and f"section “{c.section}”", c.page and f"page {c.page}", c.letter]
+    return ", ".join(b for b in bits if b)
+
+
+def verify(citations: list[Citation], texts: dict[str, str]) -> list[Citation]:
+    """Keep only citations whose quote is exactly the letter's text at its span (whitespace aside).
+
+    A quote that fails is dropped and logged, never shown. Survivors are renumbered 1..n.
+    """
+    good = []
+    for c in citations:
+        text = texts.get(c.letter)
+        ok = (
+            text is not None and 0 <= c.start < c.end <= len(text)
+            and clean(text[c.start:c.end]) == clean(c.quote)
+            and clean(c.quote) in clean(text)
+        )
+        if ok:
+            lo, hi = evidence_bounds(text)
+            ok = lo <= c.start and c.end <= hi
+        if ok:
+            good.append(c)
+        else:
+            log.warning("dropped a quote that does not match its letter %s at %d-%d: %r",
+                        c.letter, c.start, c.end, c.quote[:80])
+    return good
+
+
+def renumber(citations: list[Citation]) -> tuple[list[Citation], dict[int, int]]:
+    mapping, out = {}, []
+    for i, c in enumerate(citations, 1):
+        mapping[c.n] = i
+        out.append(Citation(**{**c.to_dict(), "n": i}))
+    return out, mapping
+
+
+def checked_line(letters: int, authorities: int) -> str:
+    return f"Checked {letters} letter{'s' * (letters != 1)} from {authorities} authorit{'ies' if authorities != 1 else 'y'}."
+
+
+def compose_grouped(groups: list[tuple[str, list[Citation]]], letters_with: int, checked: dict) -> str:
+    """A "which authorities" answer: a summary line, then quotes grouped by authority."""
+    n_auth = len(groups)
+    head = (f"**{n_auth} authorit{'ies' if n_auth != 1 else 'y'}** "
+            f"({', '.join(escape_md(a) for a, _ in groups)}) — evidence in {letters_with} of "
+            f"{checked['letters']} letters. {checked_line(checked['letters'], checked['authorities'])}")
+    parts = [head, ""]
+    for authority, cites in groups:
+        parts.append(f"**{escape_md(authority)}**")
+        for c in cites:
+            when = ", ".join(b for b in (c.kind, human_date(c.date)) if b)
+            parts.append(f"- “{escape_md(c.quote)}” [{c.n}]" + (f" — {escape_md(when)}" if when else ""))
+        parts.append("")
+    return "\n".join(parts).rstrip()
+
+
+def compose_quotes(citations: list[Citation], checked: dict) -> str:
+    """A focused answer: the best quote first, then the other supporting quotes."""
+    best, rest = citations[0], citations[1:]
+    parts = [f"“{escape_md(best.quote)}” [{best.n}]", "", f"— {escape_md(source_line(best))}"]
+    if rest:
+        parts += ["", "Also in the letters:"]
+        for c in rest:
+            where = ", ".join(b for b in (c.authority, human_date(c.date)) if b)
+            parts.append(f"- “{escape_md(c.quote)}” [{c.n}] — {escape_md(where)}")
+    parts += ["", f"_{checked_line(checked['letters'], checked['authorities'])}_"]
+    return "\n".join(parts)

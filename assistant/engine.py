@@ -1,0 +1,291 @@
+"""The assistant: open an index, ask questions, get cited answers; keep the index in sync."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .answer import (NOTHING, Answer, Citation, checked_line, compose_grouped, compose_quotes, renumber,
+                     verify)
+from .chunking import clean
+from .config import default_index_dir
+from .embedding import Embedder, load_embedder
+from .errors import IndexMissingError
+from .indexing import SyncReport, check_model, sync
+from .question import Query, QuestionReader
+from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, search_terms
+from .retrieval import Scored, Snapshot
+
+log = logging.getLogger(__name__)
+
+#: Passages read per letter when looking for a letter's best evidence.
+PASSAGES_PER_LETTER = 5
+#: Once a letter counts, its other sentences are quoted too when they reach this share of
+#: its best sentence (and the plain threshold); focused answers do the same against the best
+#: sentence overall.
+LETTER_RELATIVE = 0.8
+FOCUSED_RELATIVE = 0.80
+#: Quotes per letter in grouped answers; quotes in focused answers.
+QUOTES_PER_LETTER = 3
+FOCUSED_QUOTES = 5
+FOCUSED_PASSAGES = 12
+
+
+class Assistant:
+    """Answers questions from one index folder. Safe to share between threads."""
+
+    def __init__(self, index_dir: Path | str, embedder: Embedder, snapshot: Snapshot | None):
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self._snapshot = snapshot
+        self._reader = self._make_reader(snapshot)
+        self._sync_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
+             embedder: Embedder | None = None, allow_empty: bool = False) -> "Assistant":
+        """Open the index in ``index_dir`` (default ``index/`` or $ASSISTANT_INDEX).
+
+        Raises IndexMissingError when there is none (unless ``allow_empty``), and
+        IndexMismatchError when it was built with another model or format.
+        """
+        index_dir = Path(index_dir) if index_dir else default_index_dir()
+        snapshot = None
+        try:
+            snapshot = Snapshot(index_dir)
+        except IndexMissingError:
+            if not allow_empty:
+                raise
+        if embedder is None:
+            embedder = load_embedder(model or (snapshot.manifest["model"]["name"] if snapshot else None))
+        if snapshot is not None:
+            check_model(snapshot.manifest, embedder, index_dir)
+        return cls(index_dir, embedder, snapshot)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    def letters(self) -> list[dict]:
+        """Manifest entries of the indexed letters (path, metadata, counts)."""
+        return list(self._snapshot.letters) if self._snapshot else []
+
+    def failed(self) -> list[dict]:
+        return list(self._snapshot.manifest.get("failed", [])) if self._snapshot else []
+
+    def authorities(self) -> list[str]:
+        return self._snapshot.authorities() if self._snapshot else []
+
+    def sync(self, corpus: Path | str, **kwargs) -> SyncReport:
+        """Bring the index up to date with ``corpus`` and switch to the new state when committed."""
+        with self._sync_lock:
+            report = sync(corpus, self.index_dir, self.embedder, **kwargs)
+            self.reload()
+            return report
+
+    def reload(self) -> bool:
+        """Switch to the committed state on disk if it is newer; returns True if it switched."""
+        try:
+            current = self._snapshot.folder.read_manifest()["generation"] if self._snapshot else None
+        except Exception:  # noqa: BLE001 - the new state is checked by Snapshot below
+            current = None
+        snap = self._snapshot
+        if snap is not None and current == snap.generation and \
+                snap.folder.read_manifest().get("letters") == snap.letters:
+            return False
+        fresh = Snapshot(self.index_dir)
+        self._reader = self._make_reader(fresh)
+        self._snapshot = fresh  # one assignment: running questions keep the old snapshot
+        return True
+
+    @staticmethod
+    def _make_reader(snapshot: Snapshot | None) -> QuestionReader:
+        known = {}
+        for e in snapshot.letters if snapshot else []:
+            m = e["meta"]
+            if m.get("authority"):
+                known[m["authority"]] = m["authority"]
+                if m.get("authority_as_written"):
+                    known[m["authority_as_written"]] = m["authority"]
+        return QuestionReader(known)
+
+    # ---------------------------------------------------------------- asking
+    def read(self, question: str) -> Query:
+        """How the question is understood (authorities, dates, kind, per-authority or not)."""
+        return self._reader.read(question)
+
+    def ask(self, question: str, authority=None, since: str | None = None, until: str | None = None,
+            kind: str | None = None, query: Query | None = None) -> Answer:
+        """Answer ``question`` from the letters. Filters given here override the question's own."""
+        snap = self._snapshot
+        query = (query or self._reader.read(question)).with_filters(authority, since, until, kind)
+        if snap is None or not snap.letters:
+            return self._nothing(query, "No letters are indexed yet: add letters to the corpus folder "
+                                        "and run `assistant index`.", 0, 0)
+        if query.unknown_authorities and not query.authorities:
+            covered = snap.authorities()
+            names = " or ".join(query.unknown_authorities)
+            return self._nothing(query, f"There are no letters about {names}; the letters cover "
+                                        f"{_join(covered)}.", len(snap.letters), len(covered))
+        allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind)
+        n_letters = int(allowed.sum())
+        n_auth = len({snap.letters[i]["meta"].get("authority") for i in np.flatnonzero(allowed)})
+        if n_letters == 0:
+            return self._nothing(query, "No indexed letter matches these filters ("
+                                        f"{query.describe()}).", 0, 0)
+        qtokens = search_terms(query.topic)
+        if not qtokens:
+            return self._nothing(query, "What would you like to know? Ask about a topic, for example "
+                                        "“what did inspectors say about assessments?”.", n_letters, n_auth)
+        qvec = self.embedder.embed([query.topic])[0]
+        scores = snap.passage_scores(qvec, qtokens, allowed)
+        checked = {"letters": n_letters, "authorities": n_auth}
+        if query.aggregate:
+            return self._grouped(snap, query, scores, qvec, qtokens, allowed, checked)
+        return self._focused(snap, query, scores, qvec, qtokens, checked)
+
+    def _grouped(self, snap, query, scores, qvec, qtokens, allowed, checked) -> Answer:
+        best_by_letter: dict[int, list[Scored]] = {}
+        scored_rows: dict[int, Scored] = {}
+        for letter in np.flatnonzero(allowed):
+            lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
+            if hi <= lo:
+                continue
+            local = scores[lo:hi]
+            top = (lo + np.argsort(-local)[:PASSAGES_PER_LETTER]).tolist()
+            sents = sorted(snap.score_sentences(top, scores, qvec, query.topic, query.question), key=lambda s: -s.score)
+            scored_rows.update((x.row, x) for x in sents)
+            if sents:
+                best_by_letter[int(letter)] = sents
+        if not best_by_letter:
+            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        kept = {}
+        for letter, sents in best_by_letter.items():
+            if sents[0].score < AGGREGATE_THRESHOLD:
+                continue
+            bar = max(THRESHOLD, LETTER_RELATIVE * sents[0].score)
+            kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
+        if not kept:
+            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        # group letters by authority, strongest authority first
+        by_auth: dict[str, list[Scored]] = {}
+        for letter, sents in sorted(kept.items(), key=lambda kv: -kv[1][0].score):
+            name = snap.letters[letter]["meta"].get("authority") or "Authority not recognised"
+            by_auth.setdefault(name, []).extend(sents)
+        citations = []
+        order = []
+        for name, sents in by_auth.items():
+            for span in _quote_spans(snap, sents, scored_rows):
+                citations.append(self._citation(snap, span, len(citations) + 1))
+            order.append(name)
+        citations = self._checked(snap, citations)
+        groups = [(name, [c for c in citations if (c.authority or "Authority not recognised") == name])
+                  for name in order]
+        groups = [(n, cs) for n, cs in groups if cs]
+        if not groups:
+            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        letters_with = len({c.letter for c in citations})
+        text = compose_grouped(groups, letters_with, checked)
+        return Answer(query.question, True, text, [n for n, _ in groups if n != "Authority not recognised"],
+                      checked, citations, query.to_dict())
+
+    def _focused(self, snap, query, scores, qvec, qtokens, checked) -> Answer:
+        finite = np.flatnonzero(np.isfinite(scores))
+        top = finite[np.argsort(-scores[finite])[:FOCUSED_PASSAGES]].tolist()
+        sents = sorted(snap.score_sentences(top, scores, qvec, query.topic, query.question), key=lambda s: -s.score)
+        if not sents or sents[0].score < THRESHOLD:
+            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        bar = max(THRESHOLD, FOCUSED_RELATIVE * sents[0].score)
+        chosen = [s for s in sents if s.score >= bar]
+        spans = _quote_spans(snap, chosen, {x.row: x for x in sents})[:FOCUSED_QUOTES]
+        citations = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])
+        if not citations:
+            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        authorities = []
+        for c in citations:
+            if c.authority and c.authority not in authorities:
+                authorities.append(c.authority)
+        return Answer(query.question, True, compose_quotes(citations, checked), authorities, checked,
+                      citations, query.to_dict())
+
+    # ---------------------------------------------------------------- helpers
+    def _citation(self, snap: Snapshot, span: "QuoteSpan", n: int) -> Citation:
+        s = span.best
+        entry = snap.letters[s.letter]
+        rec = snap.record(s.letter)
+        start, end = int(snap.sentence_spans[span.first][0]), int(snap.sentence_spans[span.last][1])
+        _, chunk = snap.chunk_of(s.passage)
+        page = None
+        if rec.page_starts:
+            from .letters import page_at
+
+            page = page_at(rec.page_starts, start)
+        meta = entry["meta"]
+        return Citation(n=n, letter=entry["path"], authority=meta.get("authority"), date=meta.get("date"),
+                        kind=meta.get("kind"), section=chunk.section, page=page,
+                        quote=clean(rec.text[start:end]), start=start, end=end, score=round(span.score, 4))
+
+    def _checked(self, snap: Snapshot, citations: list[Citation]) -> list[Citation]:
+        texts = {}
+        for i, e in enumerate(snap.letters):
+            if any(c.letter == e["path"] for c in citations):
+                texts[e["path"]] = snap.record(i).text
+        good = verify(citations, texts)
+        return renumber(good)[0] if len(good) != len(citations) else good
+
+    @staticmethod
+    def _nothing(query: Query, message: str, letters: int, authorities: int) -> Answer:
+        checked = {"letters": letters, "authorities": authorities}
+        text = message if letters == 0 or "Checked" in message else f"{message} {checked_line(letters, authorities)}"
+        return Answer(query.question, False, text, [], checked, [], query.to_dict())
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """Consecutive sentence rows quoted together, and the sentence that earned the quote."""
+
+    first: int
+    last: int
+    best: Scored
+    score: float
+
+
+#: A sentence beside a quoted one joins the quote when it scores this share of it: a short
+#: sentence ("However, most plans are not good enough.") often carries the point.
+NEIGHBOUR_SHARE = 0.8
+
+
+def _quote_spans(snap: Snapshot, chosen: list[Scored], scored: dict[int, Scored]) -> list[QuoteSpan]:
+    """Turn chosen sentences into quotes: join a strong neighbour, drop overlaps and near-repeats."""
+    spans: list[QuoteSpan] = []
+    taken: set[int] = set()
+    seen: list[set[str]] = []
+    for s in chosen:
+        if s.row in taken:
+            continue
+        lo_row, hi_row = int(snap.sentence_ptr[s.passage]), int(snap.sentence_ptr[s.passage + 1])
+        first = last = s.row
+        options = [r for r in (s.row - 1, s.row + 1) if lo_row <= r < hi_row and r in scored and r not in taken]
+        if options:
+            r = max(options, key=lambda r: scored[r].score)
+            if scored[r].score >= max(THRESHOLD, NEIGHBOUR_SHARE * s.score):
+                first, last = min(first, r), max(last, r)
+        text = snap.record(s.letter).text
+        words = set(clean(text[int(snap.sentence_spans[first][0]):int(snap.sentence_spans[last][1])]).lower().split())
+        if any(len(words & w) >= 0.9 * len(words | w) for w in seen):
+            continue  # the same finding quoted twice (a report repeating its recommendations)
+        seen.append(words)
+        taken.update(range(first, last + 1))
+        spans.append(QuoteSpan(first, last, s, s.score))
+    return spans
+
+
+def _join(names: list[str]) -> str:
+    if not names:
+        return "no authority yet"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

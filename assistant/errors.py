@@ -1,0 +1,25 @@
+"""Domain exceptions. Each message says what went wrong and what to do about it."""
+
+
+class AssistantError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class LetterError(AssistantError):
+    """A letter could not be read; the message says why (the letter is skipped)."""
+
+
+class IndexMissingError(AssistantError):
+    """There is no index where one was expected."""
+
+
+class IndexMismatchError(AssistantError):
+    """The index was built with another model, chunking or format version."""
+
+
+class IndexCorruptError(AssistantError):
+    """The index files disagree with each other or with the manifest."""
+
+
+class ModelLoadError(AssistantError):
+    """The embedding model could not be loaded."""

@@ -1,0 +1,150 @@
+"""How well one sentence answers a question: the calibrated evidence score.
+
+Three signals, each readable on its own:
+
+- meaning: cosine between the question and the sentence read in its passage;
+- words: the share of the question's content words (weighted by rarity) that the
+  sentence has, with words only in the sentences beside it counting half;
+- stance: a question about weaknesses ("weak", "not ... enough", "too long") wants
+  sentences that report a weakness, and a question about strengths the reverse.
+
+Words that only frame the question ("which authorities", "inspectors found") and words
+that carry its stance are left out of the word signal: the stance signal has them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .textsearch import tokenize
+
+_DEFICIT = re.compile(
+    r"\b(?:not|no|nor|never|lacks?|lacking|lack of|insufficient(?:ly)?|inadequate(?:ly)?|weak(?:ness|nesses|er|ly)?|"
+    r"poor(?:ly|er)?|fail(?:s|ed|ing|ure|ures)?|too|delays?|delayed|missed|limited|variable|inconsistent(?:ly)?|"
+    r"inconsistency|minority|concerns?|concerning|deteriorat\w*|unclear|unsafe|drift|slow|little|absent|absence|"
+    r"unmet|gaps?|hampers?|unrealistic|ineffective|worse|shortfalls?|requires? improvement|inadequate|"
+    r"needs? to improve|more needs to be done|wait(?:s|ed|ing)? too long|waiting lists?|backlogs?)\b|n['’]t\b",
+    re.IGNORECASE,
+)
+_STRENGTH = re.compile(
+    r"\b(?:good|strong(?:ly|er)?|strengths?|strengthened|effective(?:ly)?|improv(?:ed|ing|ement|ements)|"
+    r"positive(?:ly)?|well|robust|timely|impressive|valued?|helpful|excellent|outstanding|successful(?:ly)?|"
+    r"appropriate(?:ly)?|thorough|consistently good|high[- ]quality|better)\b",
+    re.IGNORECASE,
+)
+_QUESTION_NEGATIVE = re.compile(
+    r"\b(?:weak\w*|poor\w*|fail\w*|lack\w*|insufficient\w*|inadequate\w*|concerns?|problems?|criticis\w*|"
+    r"shortcomings?|deficien\w*|too long|too slow|delays?|not|n['’]t|worse|deteriorat\w*|gaps?|missed)\b",
+    re.IGNORECASE,
+)
+_QUESTION_POSITIVE = re.compile(
+    r"\b(?:strengths?|strong|good|praised?|effective(?:ly)?|improv\w*|positive\w*|well|impressive|outstanding)\b",
+    re.IGNORECASE,
+)
+_STANCE_WORDS = set(tokenize(
+    "weak weakness weaknesses poor failing fail failed lack lacking insufficient inadequate concern concerns "
+    "problem problems criticised shortcomings deficient delay delays worse deteriorated gaps missed enough "
+    "strength strengths strong good praised effective improving improved improvement positive impressive "
+    "outstanding sufficiently"
+))
+_FRAME_WORDS = set(tokenize(
+    "authority authorities council councils area areas letter letters inspector inspectors inspection ofsted "
+    "find found say said says report reported mention mentioned describe described tell"
+))
+
+_NUMBER = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|half|several|few)\b",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(r"\b(?:days?|weeks?|months?|years?|hours?)\b|\d+-(?:day|week|month|year)", re.IGNORECASE)
+_PERSON = re.compile(r"\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]{2,}\b")
+_ANSWER_TYPES = (
+    (re.compile(r"^\s*(?:when|on what dates?|what dates?)\b", re.I), "date"),
+    (re.compile(r"\bhow (?:long|soon|often|quickly|many|much)\b", re.I), "quantity"),
+    (re.compile(r"^\s*(?:who|whom)\b", re.I), "person"),
+)
+
+DENSE_WEIGHT = 0.5
+WORDS_WEIGHT = 0.35
+STANCE_WEIGHT = 0.12
+ANSWER_TYPE_WEIGHT = 0.08
+#: Credit for a question word found only in a neighbouring sentence, and the power that
+#: makes the word signal a soft AND (a sentence with half the words gets a quarter).
+NEAR_CREDIT = 0.3
+WORD_POWER = 2.0
+#: The score a sentence must reach to be quoted at all, and to make an authority count in a
+#: "which authorities" answer (a claim about the authority, so the bar is higher).
+#: Both calibrated on the development questions (eval/questions.jsonl).
+THRESHOLD = 0.33
+AGGREGATE_THRESHOLD = 0.45
+
+
+def search_terms(topic: str) -> list[str]:
+    """The question's words for keyword search: everything but the words that frame it."""
+    terms = [t for t in tokenize(topic) if t not in _FRAME_WORDS]
+    return terms or tokenize(topic)
+
+
+_EVALUATIVE = re.compile(r"\b(?:too|not|nor|insufficiently|sufficiently)\s+(?:\w+ly\s+)?(?:long|slow|late|quick|few|many|much|often|good|strong|clear)\b", re.I)
+
+
+def content_terms(topic: str) -> list[str]:
+    """The question's words that say what it is about (stems, no frame or stance words).
+
+    Evaluative phrases ("too long", "not good") carry stance, not topic, and are left out too.
+    """
+    topic = _EVALUATIVE.sub(" ", topic)
+    terms = [t for t in tokenize(topic) if t not in _FRAME_WORDS and t not in _STANCE_WORDS]
+    return terms or search_terms(topic)
+
+
+def question_stance(topic: str) -> int:
+    """-1 when the question asks about weaknesses, +1 about strengths, 0 otherwise.
+
+    A weakness word wins over a strength word: "failing to improve" asks about weaknesses.
+    """
+    if _QUESTION_NEGATIVE.search(topic):
+        return -1
+    return 1 if _QUESTION_POSITIVE.search(topic) else 0
+
+
+def sentence_stance(text: str) -> int:
+    """-1 when the sentence reports a weakness, +1 a strength only, 0 neither."""
+    if _DEFICIT.search(text):
+        return -1
+    return 1 if _STRENGTH.search(text) else 0
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of thing the question wants: a date, a quantity, a person, or None."""
+    return next((kind for rx, kind in _ANSWER_TYPES if rx.search(question)), None)
+
+
+def has_answer_type(text: str, kind: str | None) -> bool:
+    from .metadata import DATE_RE
+
+    if kind == "date":
+        return bool(DATE_RE.search(text))
+    if kind == "quantity":
+        return bool(_NUMBER.search(text) and (_DURATION.search(text) or re.search(r"\d", text)))
+    if kind == "person":
+        return bool(_PERSON.search(text))
+    return False
+
+
+def word_match(terms: list[str], weights: dict[str, float], sentence: list[str], near: set[str]) -> float:
+    """Share of the question's weighted words in the sentence (half for a neighbour's words),
+    with a share for the question's word pairs the sentence has side by side."""
+    total = sum(weights.values()) or 1.0
+    present = set(sentence)
+    cover = sum(w if t in present else (w * NEAR_CREDIT if t in near else 0.0) for t, w in weights.items()) / total
+    pairs = list(zip(terms, terms[1:]))
+    if pairs:
+        adjacent = set(zip(sentence, sentence[1:]))
+        cover = 0.8 * cover + 0.2 * sum(p in adjacent for p in pairs) / len(pairs)
+    return cover ** WORD_POWER
+
+
+def score(dense: float, words: float, stance_match: int, typed: bool = False) -> float:
+    return DENSE_WEIGHT * dense + WORDS_WEIGHT * words + STANCE_WEIGHT * stance_match + ANSWER_TYPE_WEIGHT * typed

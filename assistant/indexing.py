@@ -1,0 +1,335 @@
+"""Bringing an index up to date with a folder of letters (incrementally, by content hash).
+
+New letters are read and embedded, changed ones replaced, deleted ones dropped, renamed
+ones re-pointed without re-embedding, and unchanged ones left alone. A letter that cannot
+be read is reported with its reason and skipped; the others are indexed as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .chunking import chunk_letter, embed_text
+from .config import ChunkSettings
+from .embedding import Embedder, embed_with_sentences
+from .errors import IndexMismatchError, LetterError
+from .letters import MAX_PAGES, list_letters, read_document, sha256_file
+from .metadata import evidence_bounds, parse_metadata
+from .store import FORMAT_VERSION, IndexFolder, LetterRecord
+from .textsearch import KeywordIndex, tokenize, window_tokens
+
+log = logging.getLogger(__name__)
+
+#: Letters embedded together: large enough to batch well, small enough to save progress often.
+LETTER_BATCH = 64
+
+
+@dataclass
+class SyncReport:
+    """What one sync did. Paths are relative to the corpus folder."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    no_authority: list[str] = field(default_factory=list)
+    letters: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+    generation: int = 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.renamed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few lines for a terminal or the web app."""
+        lines = [
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.renamed)} renamed, {len(self.unchanged)} unchanged, {len(self.failed)} failed "
+            f"-> {self.letters} letters, {self.passages} passages ({self.seconds:.1f} s)"
+        ]
+        lines += [f"  renamed: {a} -> {b}" for a, b in self.renamed]
+        lines += [f"  same text as {b}, indexed once: {a}" for a, b in self.duplicates]
+        lines += [f"  FAILED {p}: {why}" for p, why in self.failed]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  no authority recognised in {p} (indexed; name it in the letter's title line)"
+                  for p in self.no_authority]
+        lines += [f"  not a letter (only .txt and .pdf are read): {p}" for p in self.skipped]
+        return "\n".join(lines)
+
+
+def build_record(path: Path, sha: str, count_tokens, settings: ChunkSettings, max_pages: int) -> LetterRecord:
+    """Read, describe and cut one letter (no embedding). Raises LetterError."""
+    doc = read_document(path, max_pages=max_pages)
+    meta = parse_metadata(doc.text)
+    chunks = chunk_letter(doc.text, count_tokens, settings, bounds=evidence_bounds(doc.text))
+    if not chunks:
+        raise LetterError(f"{path.name}: no quotable text found (only a letterhead or signature?)")
+    tokens = [tokenize(embed_text(doc.text, c)[0]) for c in chunks]
+    return LetterRecord(sha256=sha, text=doc.text, page_starts=doc.page_starts, meta=meta,
+                        chunks=chunks, tokens=tokens, warnings=list(doc.warnings))
+
+
+def _settings_block(embedder: Embedder, settings: ChunkSettings) -> dict:
+    limit = min(settings.max_tokens, embedder.max_tokens)
+    return {"model": {"name": embedder.name, "dim": embedder.dim, "max_tokens": embedder.max_tokens},
+            "chunking": {**settings.to_dict(), "max_tokens": limit}}
+
+
+def check_model(manifest: dict, embedder: Embedder, root: Path) -> None:
+    """Raise IndexMismatchError unless the index was built with ``embedder``'s model."""
+    have_model = manifest.get("model", {})
+    if have_model.get("name") != embedder.name or have_model.get("dim") != embedder.dim:
+        raise IndexMismatchError(
+            f"the index in {root}/ was built with model {have_model.get('name')!r} "
+            f"({have_model.get('dim')} dimensions), not {embedder.name!r}; run "
+            f"`assistant index --rebuild --index {root}` (or pass --model {have_model.get('name')})"
+        )
+
+
+def check_compatible(manifest: dict, embedder: Embedder, settings: ChunkSettings, root: Path) -> None:
+    """Raise IndexMismatchError unless new letters can join this index as they are."""
+    check_model(manifest, embedder, root)
+    if manifest.get("chunking") != _settings_block(embedder, settings)["chunking"]:
+        raise IndexMismatchError(
+            f"the index in {root}/ was built with other chunking settings; run `assistant index --rebuild --index {root}`"
+        )
+
+
+def sync(
+    corpus: Path | str,
+    index_dir: Path | str,
+    embedder: Embedder,
+    *,
+    settings: ChunkSettings = ChunkSettings(),
+    rebuild: bool = False,
+    max_pages: int = MAX_PAGES,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SyncReport:
+    """Make the index in ``index_dir`` match the letters in ``corpus``; return what changed.
+
+    ``on_progress(done, total)`` is called as passages are embedded (for a progress bar).
+    """
+    started = time.perf_counter()
+    corpus, folder = Path(corpus), IndexFolder(index_dir)
+    report = SyncReport()
+    if not corpus.is_dir():
+        raise LetterError(f"the letters folder {corpus}/ does not exist; create it and put .pdf or .txt letters in it")
+    old = None
+    if folder.exists() and not rebuild:
+        old = folder.read_manifest()
+        check_compatible(old, embedder, settings, folder.root)
+    old_entries = old["letters"] if old else []
+    settings_block = _settings_block(embedder, settings)
+    limited = ChunkSettings(**settings_block["chunking"])
+
+    paths, skipped = list_letters(corpus)
+    report.skipped = [str(p.relative_to(corpus)) for p in skipped]
+    current: dict[str, str] = {}
+    for p in paths:
+        rel = p.relative_to(corpus).as_posix()
+        try:
+            current[rel] = sha256_file(p)
+        except OSError as exc:
+            report.failed.append((rel, f"cannot be read ({exc.strerror or exc})"))
+
+    old_by_sha = {e["sha256"]: e for e in old_entries}
+    old_path_sha = {p: e["sha256"] for e in old_entries for p in [e["path"], *e.get("aliases", [])]}
+    failed_before = {f["path"]: f for f in (old or {}).get("failed", [])}
+
+    entries: dict[str, dict] = {}  # sha -> new manifest entry, in order of first sight
+    todo: list[tuple[str, str]] = []  # (rel, sha) to read and embed
+    for e in old_entries:  # keep the old order: unchanged letters keep their rows
+        names = [p for p, s in current.items() if s == e["sha256"]]
+        if names:
+            primary = e["path"] if e["path"] in names else names[0]
+            entries[e["sha256"]] = {**e, "path": primary, "aliases": [n for n in names if n != primary]}
+    for rel, sha in current.items():
+        if sha in entries:
+            continue
+        prev = failed_before.get(rel)
+        if prev and prev.get("sha256") == sha:  # still the same broken file: don't re-read it
+            report.failed.append((rel, prev["reason"]))
+            continue
+        todo.append((rel, sha))
+
+    # classify for the report
+    gone_paths = {p for p in old_path_sha if p not in current}
+    for rel, sha in sorted(current.items()):
+        was = old_path_sha.get(rel)
+        if sha in old_by_sha and sha in entries:
+            e = entries[sha]
+            if was == sha:
+                report.unchanged.append(rel)
+            elif rel == e["path"] or rel in e.get("aliases", []):
+                olds = [p for p in gone_paths if old_path_sha[p] == sha]
+                if olds and was is None:
+                    report.renamed.append((olds[0], rel))
+                    gone_paths.discard(olds[0])
+                elif was is None:
+                    report.duplicates.append((rel, e["path"] if rel != e["path"] else e["aliases"][0]))
+                else:
+                    report.changed.append(rel)
+    report.removed = sorted(p for p in gone_paths if old_path_sha[p] not in entries)
+
+    # read and embed what is new
+    new_records: dict[str, LetterRecord] = {}
+    if todo:
+        _embed_new(todo, corpus, folder, embedder, limited, max_pages, report, entries,
+                   old_path_sha, progress, on_progress, new_records)
+
+    ordered = list(entries.values())
+    report.letters = len(ordered)
+    report.passages = sum(e["passages"] for e in ordered)
+    report.no_authority = sorted(e["path"] for e in ordered if not e["meta"].get("authority"))
+    failed_entries = [{"path": p, "reason": r, "sha256": current.get(p)} for p, r in report.failed]
+
+    same_rows = old is not None and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
+    if old is not None and same_rows and not rebuild:
+        generation = old["generation"]
+        files = old["files"]
+        if not report.changed_anything and old.get("failed", []) == failed_entries and \
+                [(e["path"], e.get("aliases", [])) for e in ordered] == \
+                [(e["path"], e.get("aliases", [])) for e in old_entries]:
+            report.seconds = time.perf_counter() - started
+            report.generation = generation
+            return report  # nothing to write
+        gen_tmp = None
+    else:
+        generation = (old["generation"] + 1) if old else 1
+        gen_tmp = folder.new_generation_dir(generation)
+        files = write_generation(folder, gen_tmp, ordered, new_records, settings_block["model"]["dim"])
+        files["generation_dir"] = f"gen-{generation:06d}"
+
+    manifest = {
+        "format": FORMAT_VERSION,
+        **settings_block,
+        "generation": generation,
+        "files": files,
+        "letters": ordered,
+        "failed": failed_entries,
+        "counts": {"letters": len(ordered), "passages": report.passages,
+                   "sentences": sum(e["sentences"] for e in ordered)},
+        "previous_generation_dir": old["files"]["generation_dir"] if old and gen_tmp is not None else
+        (old or {}).get("previous_generation_dir"),
+        "previous_letters": [e["sha256"] for e in old_entries],
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    folder.commit(manifest, gen_tmp)
+    folder.collect_garbage(manifest)
+    report.generation = generation
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entries,
+               old_path_sha, progress, on_progress, new_records) -> None:
+    from tqdm import tqdm
+
+    ready: list[tuple[str, LetterRecord, bool]] = []  # (rel, record, needs embedding)
+    for rel, sha in todo:
+        if folder.has_letter(sha):  # embedded by an earlier run that did not commit, or a duplicate
+            try:
+                ready.append((rel, folder.read_letter(sha), False))
+                continue
+            except Exception:  # noqa: BLE001 - damaged leftovers are simply redone
+                pass
+        try:
+            ready.append((rel, build_record(corpus / rel, sha, embedder.count_tokens, settings, max_pages), True))
+        except LetterError as exc:
+            report.failed.append((rel, str(exc).split(": ", 1)[-1]))
+        except Exception as exc:  # noqa: BLE001 - one bad letter must not stop the others
+            log.exception("unexpected failure reading %s", rel)
+            report.failed.append((rel, f"could not be read ({type(exc).__name__}: {exc})"))
+
+    total = sum(len(r.chunks) for _, r, embed in ready if embed)
+    bar = tqdm(total=total, unit="passage", desc="Embedding", disable=not progress or total == 0)
+    done = 0
+    try:
+        for i in range(0, len(ready), LETTER_BATCH):
+            batch = [(rel, r) for rel, r, embed in ready[i:i + LETTER_BATCH] if embed]
+            texts, spans, owners = [], [], []
+            for rel, r in batch:
+                for c in r.chunks:
+                    t, s = embed_text(r.text, c)
+                    texts.append(t)
+                    spans.append(s)
+                    owners.append(r.sha256)
+            if texts:
+                vecs, sent_vecs = embed_with_sentences(embedder, texts, spans)
+                row, srow = 0, 0
+                for rel, r in batch:
+                    n, m = len(r.chunks), sum(len(c.sentences) for c in r.chunks)
+                    folder.write_letter(r, vecs[row:row + n], sent_vecs[srow:srow + m])
+                    row, srow = row + n, srow + m
+                done += len(texts)
+                bar.update(len(texts))
+                if on_progress:
+                    on_progress(done, total)
+    finally:
+        bar.close()
+
+    for rel, r, _ in ready:
+        for w in r.warnings:
+            report.warnings.append(w)
+        if r.sha256 in entries:
+            entries[r.sha256]["aliases"].append(rel)
+            report.duplicates.append((rel, entries[r.sha256]["path"]))
+            continue
+        entries[r.sha256] = {
+            "path": rel, "aliases": [], "sha256": r.sha256, "meta": r.meta.to_dict(),
+            "passages": len(r.chunks), "sentences": sum(len(c.sentences) for c in r.chunks),
+            "pages": len(r.page_starts) or None, "characters": len(r.text), "warnings": r.warnings,
+        }
+        new_records[r.sha256] = r
+        (report.changed if rel in old_path_sha else report.added).append(rel)
+
+
+def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
+                     records: dict[str, LetterRecord], dim: int) -> dict:
+    """Write the search structures over ``entries`` (in order) into ``gen_dir``."""
+    import faiss
+
+    vec_parts, sent_parts, tokens, groups, passage_rows, sentence_rows = [], [], [], [], [], []
+    sent_base = 0
+    for number, e in enumerate(entries):
+        record = records.get(e["sha256"]) or folder.read_letter(e["sha256"])
+        vecs, sent_vecs = folder.read_letter_vectors(e["sha256"])
+        if len(vecs) != len(record.chunks) or len(sent_vecs) != sum(len(c.sentences) for c in record.chunks):
+            raise LetterError(f"{e['path']}: stored vectors do not match its passages; run with --rebuild")
+        vec_parts.append(vecs)
+        sent_parts.append(sent_vecs)
+        tokens.extend(record.tokens)
+        groups.extend((number, c.section) for c in record.chunks)
+        for c in record.chunks:
+            passage_rows.append((number, sent_base))
+            sentence_rows.extend(c.sentences)
+            sent_base += len(c.sentences)
+    vectors = np.concatenate(vec_parts).astype(np.float32) if vec_parts else np.zeros((0, dim), np.float32)
+    index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    faiss.write_index(index, str(gen_dir / "dense.faiss"))
+    KeywordIndex.build(window_tokens(tokens, groups)).save(gen_dir / "keyword")
+    passages = np.array(passage_rows, dtype=np.int64).reshape(-1, 2)
+    np.save(gen_dir / "passages.npy", passages, allow_pickle=False)
+    np.save(gen_dir / "sentences.npy", np.array(sentence_rows, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
+    sents = np.concatenate(sent_parts).astype(np.float16) if sent_parts else np.zeros((0, dim), np.float16)
+    np.save(gen_dir / "sentence_vectors.npy", sents, allow_pickle=False)
+    return {"search": "flat"}

@@ -1,0 +1,195 @@
+"""Reading letters from disk: text files and PDFs become one text with page offsets.
+
+A letter's text is kept exactly as read (pages of a PDF joined by a form feed), so every
+passage and quote is a character span of it and can be checked against it later.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import multiprocessing as mp
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import LetterError
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".txt", ".pdf")
+PAGE_BREAK = "\f"
+#: Limits that keep one hostile PDF from stalling or exhausting an indexing run.
+MAX_PAGES = 300
+PDF_SECONDS = 60.0
+MAX_TEXT_CHARS = 5_000_000
+
+
+@dataclass(frozen=True)
+class Document:
+    """The raw text of one file, with where each page starts (empty when unknown)."""
+
+    text: str
+    page_starts: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character ``offset``, or None for text without pages."""
+        return page_at(self.page_starts, offset)
+
+
+def page_at(page_starts: tuple[int, ...] | list[int], offset: int) -> int | None:
+    if not page_starts:
+        return None
+    return bisect.bisect_right(page_starts, offset)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_letters(corpus: Path) -> tuple[list[Path], list[Path]]:
+    """Return (letters, skipped): the .txt/.pdf files under ``corpus`` and the other files.
+
+    Hidden files and folders (names starting with a dot) are ignored altogether.
+    """
+    letters, skipped = [], []
+    for path in sorted(corpus.rglob("*")):
+        rel = path.relative_to(corpus)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        (letters if path.suffix.lower() in SUFFIXES else skipped).append(path)
+    return letters, skipped
+
+
+def read_document(path: Path, *, max_pages: int = MAX_PAGES, pdf_seconds: float = PDF_SECONDS) -> Document:
+    """Read a .txt or .pdf file.
+
+    Raises LetterError with a reason a person can act on (empty, not a PDF, encrypted,
+    needs OCR, too long, timed out...).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        return _page_split(_decode(path.read_bytes(), path.name))
+    if suffix == ".pdf":
+        return _read_pdf_guarded(path, max_pages, pdf_seconds)
+    raise LetterError(f"{path.name}: not a letter (only .txt and .pdf files are read)")
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, list[str]]:
+    if not raw.strip():
+        raise LetterError(f"{name}: the file is empty")
+    if raw.startswith(b"%PDF-"):
+        raise LetterError(f"{name}: this is a PDF saved with a .txt name; rename it to .pdf")
+    warnings = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1252")
+            warnings.append(f"{name}: not UTF-8; decoded as Windows-1252 (save it as UTF-8 to silence this)")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+            warnings.append(f"{name}: not UTF-8; decoded as Latin-1 (save it as UTF-8 to silence this)")
+    if "\x00" in text:
+        raise LetterError(f"{name}: binary data in a .txt file; is it really a text letter?")
+    if len(text) > MAX_TEXT_CHARS:
+        raise LetterError(f"{name}: {len(text):,} characters is more than the {MAX_TEXT_CHARS:,} a letter may have")
+    for w in warnings:
+        log.warning(w)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), warnings
+
+
+def _page_split(decoded: tuple[str, list[str]]) -> Document:
+    text, warnings = decoded
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == PAGE_BREAK] if PAGE_BREAK in text else []
+    return Document(text=text, page_starts=tuple(starts), warnings=tuple(warnings))
+
+
+def _read_pdf_guarded(path: Path, max_pages: int, seconds: float) -> Document:
+    """Parse a PDF in a child process so a hostile file can neither hang nor crash indexing."""
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_pdf_worker, args=(str(path), max_pages, child), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(seconds):
+            raise LetterError(f"{path.name}: reading the PDF took longer than {seconds:.0f} s; it may be damaged")
+        try:
+            ok, payload = parent.recv()
+        except EOFError:
+            raise LetterError(f"{path.name}: the PDF reader crashed on this file; it may be damaged") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        parent.close()
+    if not ok:
+        raise LetterError(payload)
+    pages, warnings = payload
+    return _pages_to_document(pages, warnings)
+
+
+def _pdf_worker(path: str, max_pages: int, conn) -> None:
+    try:
+        conn.send((True, read_pdf_pages(Path(path), max_pages)))
+    except LetterError as exc:
+        conn.send((False, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - any failure of the parser is a bad file, reported
+        conn.send((False, f"{Path(path).name}: not a readable PDF ({type(exc).__name__}: {exc})"))
+    finally:
+        conn.close()
+
+
+def read_pdf_pages(path: Path, max_pages: int = MAX_PAGES) -> tuple[list[str], list[str]]:
+    """Return (page texts, warnings) of a PDF using pypdf, in this process."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    name = path.name
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise LetterError(f"{name}: the file is empty")
+    if not raw.lstrip()[:5] == b"%PDF-":
+        raise LetterError(f"{name}: not a PDF (no %PDF header); is the file damaged or misnamed?")
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise LetterError(f"{name}: the PDF is password-protected; save an unprotected copy")
+            except LetterError:
+                raise
+            except Exception:
+                raise LetterError(f"{name}: the PDF is encrypted; save an unprotected copy") from None
+        n = len(reader.pages)
+        if n == 0:
+            raise LetterError(f"{name}: the PDF has no pages")
+        if n > max_pages:
+            raise LetterError(f"{name}: {n} pages is more than the limit of {max_pages} (raise --max-pages to read it)")
+        pages = [_clean_page(page.extract_text() or "") for page in reader.pages]
+    except PdfReadError as exc:
+        raise LetterError(f"{name}: not a readable PDF ({exc}); it may be truncated or damaged") from None
+    total = sum(len(p) for p in pages)
+    if total > MAX_TEXT_CHARS:
+        raise LetterError(f"{name}: the PDF's text is larger than {MAX_TEXT_CHARS:,} characters")
+    if not any(p.strip() for p in pages):
+        raise LetterError(f"{name}: the PDF has no text layer (scanned?); run OCR on it first, e.g. ocrmypdf")
+    return pages, []
+
+
+def _clean_page(text: str) -> str:
+    return text.replace(PAGE_BREAK, " ").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _pages_to_document(pages: list[str], warnings: list[str]) -> Document:
+    starts, pos = [], 0
+    for page in pages:
+        starts.append(pos)
+        pos += len(page) + len(PAGE_BREAK)
+    return Document(text=PAGE_BREAK.join(pages), page_starts=tuple(starts), warnings=tuple(warnings))

@@ -1,0 +1,192 @@
+"""What a letter is about, read from its text (never from its file name).
+
+Every field that cannot be found is None: nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december")
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH})\s+(\d{{4}})\b", re.IGNORECASE)
+_DATE_LINE = re.compile(
+    rf"^\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+TITLE_RE = re.compile(
+    r"^[ \t]*(?P<kind>focused visit|monitoring visit|joint targeted area inspection|short inspection|inspection)"
+    r"\s+(?:to|of|at)\s+(?:the\s+)?(?P<name>[^\n]{2,120}?)(?:\s+local authority)?\s+children(?:['’]s|s)\b[^\n]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_VISIT_SENTENCE = re.compile(
+    r"(?:findings|visit|inspection)[^.\n]{0,200}?\bon\s+(?P<dates>(?:\d{1,2}(?:st|nd|rd|th)?"
+    rf"(?:\s+{_MONTH})?(?:\s+\d{{4}})?\s*(?:,|and|to|-|–)\s*)*\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})",
+    re.IGNORECASE,
+)
+_BY_RE = re.compile(
+    r"(?:(?:conducted|carried out|undertaken|led)\s+by|[Tt]he inspectors were)\s+(?P<who>[^\n]+?)\.(?:\s|$)"
+)
+_TITLES = re.compile(
+    r"Her Majesty['’]s Inspectors?,?|His Majesty['’]s Inspectors?,?|\bHMIs?\b|\btwo of\b|\bthree of\b|"
+    r"seconded inspectors?|Ofsted Inspectors?|social care regulatory inspectors?|\binspectors?\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"^[A-Z][a-zA-Z'’-]+(?:\s+[A-Z]\.?)?(?:\s+[A-Z][a-zA-Z'’-]+){1,3}$")
+_SIGN_OFF = re.compile(r"^[ \t]*Yours (?:sincerely|faithfully)\b", re.IGNORECASE | re.MULTILINE)
+_SALUTATION = re.compile(r"^[ \t]*Dear [^\n]+$", re.MULTILINE)
+_GAZETTEER = name_pattern(ENGLISH_AUTHORITIES)
+
+KINDS = ("focused visit", "monitoring visit", "inspection", "cabinet report")
+
+
+@dataclass(frozen=True)
+class LetterMeta:
+    """What is known about a letter. ``authority`` is the short canonical name."""
+
+    authority: str | None = None
+    authority_as_written: str | None = None
+    date: str | None = None
+    visit_dates: tuple[str, ...] | None = None
+    visit_dates_text: str | None = None
+    kind: str | None = None
+    inspectors: tuple[str, ...] | None = None
+    title: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for key in ("visit_dates", "inspectors"):
+            d[key] = list(d[key]) if d[key] is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LetterMeta":
+        d = dict(d)
+        for key in ("visit_dates", "inspectors"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
+
+
+def iso(day: int | str, month: str, year: int | str) -> str | None:
+    try:
+        return dt.date(int(year), MONTHS.index(month.lower()) + 1, int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def parse_metadata(text: str) -> LetterMeta:
+    """Read authority, dates, kind and inspectors from a letter's text."""
+    title = TITLE_RE.search(text[:6000])
+    head = text[: title.start()] if title else text[:3000]
+    date_line = _DATE_LINE.search(head) or (None if title else _DATE_LINE.search(text[:6000]))
+    date = None
+    if date_line:
+        m = DATE_RE.search(date_line.group(0))
+        date = iso(*m.groups()) if m else None
+
+    kind = title.group("kind").lower() if title else None
+    if kind in ("joint targeted area inspection", "short inspection"):
+        kind = "inspection"
+    if kind is None and re.search(r"\bcabinet\b", text[:1500], re.IGNORECASE):
+        kind = "cabinet report"
+
+    written = title.group("name").strip() if title else None
+    authority = canonical_name(written) if written else _dominant_authority(text)
+    if written is None and authority is not None:
+        written = authority
+
+    visit_text, visit_dates = None, None
+    body = text[title.end():] if title else text
+    visit = _VISIT_SENTENCE.search(body[:4000]) if title else None
+    if visit:
+        visit_text = " ".join(visit.group("dates").split())
+        visit_dates = tuple(expand_dates(visit_text)) or None
+
+    inspectors = None
+    by = _BY_RE.search(body[:4000]) if title else None
+    if by:
+        names = _split_names(by.group("who"))
+        inspectors = tuple(names) or None
+
+    return LetterMeta(
+        authority=authority, authority_as_written=written, date=date, visit_dates=visit_dates,
+        visit_dates_text=visit_text, kind=kind, inspectors=inspectors,
+        title=" ".join(title.group(0).split()) if title else None,
+    )
+
+
+def expand_dates(printed: str) -> list[str]:
+    """"18 and 19 December 2019" -> ["2019-12-18", "2019-12-19"]; ranges are filled in."""
+    parts = [p for p in re.split(r"\s*(,|\band\b|\bto\b|-|–)\s*", printed.strip()) if p]
+    items, seps = [], []
+    for p in parts:
+        if p in (",", "and", "to", "-", "–"):
+            seps.append(p)
+        else:
+            items.append(p)
+    parsed: list[list] = []
+    for item in items:
+        m = re.match(rf"(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+({_MONTH}))?(?:\s+(\d{{4}}))?$", item, re.IGNORECASE)
+        if not m:
+            return []
+        parsed.append([int(m.group(1)), m.group(2), m.group(3)])
+    month, year = None, None
+    for entry in reversed(parsed):  # later parts carry the month and year of earlier ones
+        month = entry[1] = entry[1] or month
+        year = entry[2] = entry[2] or year
+    dates = [iso(d, mth, yr) for d, mth, yr in parsed if mth and yr]
+    if None in dates or not dates:
+        return []
+    out = [dates[0]]
+    for sep, nxt in zip(seps, dates[1:]):
+        if sep in ("to", "-", "–"):
+            day = dt.date.fromisoformat(out[-1])
+            end = dt.date.fromisoformat(nxt)
+            while day < end and (end - day).days < 60:
+                day += dt.timedelta(days=1)
+                if day < end:
+                    out.append(day.isoformat())
+        out.append(nxt)
+    return out
+
+
+def _split_names(who: str) -> list[str]:
+    cleaned = _TITLES.sub(",", who)
+    names = []
+    for part in re.split(r",|\band\b|;", cleaned):
+        part = " ".join(part.split()).strip(" .")
+        if _NAME.match(part) and part not in names:
+            names.append(part)
+    return names
+
+
+def _dominant_authority(text: str) -> str | None:
+    """For a document without a letter's title line: the authority it clearly is about."""
+    counts = Counter(canonical_name(m.group(1)) for m in _GAZETTEER.finditer(text))
+    if not counts:
+        return None
+    (top, n), *rest = counts.most_common(2)
+    second = rest[0][1] if rest else 0
+    return top if n >= 3 and n >= 2 * second else None
+
+
+def evidence_bounds(text: str) -> tuple[int, int]:
+    """The span of a letter that may be quoted: after the title line (or salutation), before the sign-off.
+
+    Letterhead, addresses, the date line, salutation and signature fall outside it.
+    """
+    title = TITLE_RE.search(text[:6000])
+    if title:
+        start = title.end()
+    else:
+        dear = _SALUTATION.search(text[:6000])
+        start = dear.end() if dear else 0
+    sign = _SIGN_OFF.search(text, start)
+    return start, sign.start() if sign else len(text)

@@ -1,0 +1,163 @@
+"""Reading a question without a language model: which authorities, which dates, which
+kind of letter, and whether it asks about every authority or wants a few quotes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, replace
+
+from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
+from .metadata import MONTHS
+
+_YEAR = r"(20[0-3]\d|19[89]\d)"
+_MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December)"
+_AGGREGATE = re.compile(
+    r"\b(which|what|how many|list(?: the)?|name the|any)\s+(?:other\s+)?(?:of the\s+)?"
+    r"(?:local\s+)?(authorit(?:y|ies)|councils?|areas?|las|places|letters|boroughs)\b"
+    r"|^\s*(?:in\s+|at\s+)?where\b|\bwhere (?:did|do|were|was|are|is|have|has)\b"
+    r"|\b(?:across|in) (?:all|every|each) (?:of the )?(?:authorit|council|letter|area)",
+    re.IGNORECASE,
+)
+_KINDS = (
+    (re.compile(r"\bfocused visits?\b", re.I), "focused visit"),
+    (re.compile(r"\bmonitoring visits?\b", re.I), "monitoring visit"),
+    (re.compile(r"\bcabinet (?:reports?|meetings?|papers?)\b", re.I), "cabinet report"),
+)
+_FILLER = re.compile(
+    r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """How a question was read. ``topic`` is what is searched for once names and dates are taken out."""
+
+    question: str
+    topic: str
+    authorities: tuple[str, ...] = ()
+    unknown_authorities: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    kind: str | None = None
+    aggregate: bool = False
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["authorities"], d["unknown_authorities"] = list(self.authorities), list(self.unknown_authorities)
+        return d
+
+    def describe(self) -> str:
+        """One line a person can check: what was searched, for whom, when."""
+        parts = [f"topic: {self.topic or '(none)'}"]
+        parts.append("authorities: " + (", ".join(self.authorities + self.unknown_authorities) or "all"))
+        if self.since or self.until:
+            parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
+        if self.kind:
+            parts.append(f"kind: {self.kind}")
+        parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
+        return " · ".join(parts)
+
+    def with_filters(self, authority=None, since=None, until=None, kind=None) -> "Query":
+        """Explicit filters (from the CLI, API or app) override what the question said."""
+        q = self
+        if authority:
+            names = (authority,) if isinstance(authority, str) else tuple(authority)
+            q = replace(q, authorities=tuple(names), unknown_authorities=(),
+                        aggregate=q.aggregate and len(names) > 1)
+        if since:
+            q = replace(q, since=since)
+        if until:
+            q = replace(q, until=until)
+        if kind:
+            q = replace(q, kind=kind)
+        return q
+
+
+class QuestionReader:
+    """Reads questions against the authorities an index knows (and all English ones)."""
+
+    def __init__(self, known: dict[str, str]):
+        """``known`` maps each name as it may be written (lower case) to its canonical name."""
+        self.known = {k.lower(): v for k, v in known.items()}
+        self._pattern = name_pattern(list(self.known) + list(ENGLISH_AUTHORITIES))
+
+    def read(self, question: str) -> Query:
+        text = " ".join(question.split())
+        found, unknown, spans = [], [], []
+        if self._pattern:
+            for m in self._pattern.finditer(text):
+                raw = " ".join(m.group(1).split())
+                if raw.islower() and raw.lower() in _COMMON_WORDS:
+                    continue  # "reading" the verb is not Reading the council
+                name = self.known.get(raw.lower()) or self.known.get(canonical_name(raw).lower())
+                if name:
+                    found.append(name) if name not in found else None
+                else:
+                    c = canonical_name(raw)
+                    unknown.append(c) if c not in unknown else None
+                spans.append(m.span())
+        since, until, date_spans = _dates(text)
+        kind = next((k for rx, k in _KINDS if rx.search(text)), None)
+        names = len(found) + len(unknown)
+        aggregate = (bool(_AGGREGATE.search(text)) and names != 1) or len(found) > 1
+        topic = _remove(text, spans + date_spans)
+        topic = _FILLER.sub(" ", topic)
+        topic = " ".join(topic.split()).strip(" ,?.!")
+        return Query(question=question, topic=topic, authorities=tuple(found),
+                     unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
+                     aggregate=aggregate)
+
+
+_COMMON_WORDS = {"reading", "bury", "sutton", "derby", "kent", "essex", "york", "hull", "sandwell", "halton"}
+
+
+def _remove(text: str, spans: list[tuple[int, int]]) -> str:
+    """Take names and dates out of the question, with the little word that led to them."""
+    for s, e in sorted(spans, reverse=True):
+        lead = re.search(r"\b(?:in|for|at|of|to|about|from|by|and|between)\s+$", text[:s], re.I)
+        if lead:
+            s = lead.start()
+        text = text[:s] + " " + text[e:]
+    text = re.sub(r"\s+([,?.!])", r"\1", " ".join(text.split()))
+    return re.sub(r"^[,\s]+|(?<=\s),\s*", "", text)
+
+
+def _dates(text: str) -> tuple[str | None, str | None, list[tuple[int, int]]]:
+    """Date limits said in the question: "in 2017", "since March 2018", "between 2017 and 2019"."""
+    spans = []
+    m = re.search(rf"\bbetween\s+(?:{_MONTH}\s+)?{_YEAR}\s+and\s+(?:{_MONTH}\s+)?{_YEAR}\b", text, re.I)
+    if m:
+        spans.append(m.span())
+        return _start(m.group(2), m.group(1)), _end(m.group(4), m.group(3)), spans
+    since = until = None
+    m = re.search(rf"\b(?:since|after|from)\s+(?:{_MONTH}\s+)?{_YEAR}\b", text, re.I)
+    if m:
+        spans.append(m.span())
+        since = _start(m.group(2), m.group(1))
+    m2 = re.search(rf"\b(?:before|until|up to|by)\s+(?:{_MONTH}\s+)?{_YEAR}\b", text, re.I)
+    if m2:
+        spans.append(m2.span())
+        year, month = int(m2.group(2)), m2.group(1)
+        first = dt.date(year, MONTHS.index(month.lower()) + 1 if month else 1, 1)
+        until = (first - dt.timedelta(days=1)).isoformat()
+    if since or until:
+        return since, until, spans
+    m = re.search(rf"\b(?:in\s+|during\s+)?(?:{_MONTH}\s+)?{_YEAR}(?:['’]s)?\b", text, re.I)
+    if m:
+        spans.append(m.span())
+        return _start(m.group(2), m.group(1)), _end(m.group(2), m.group(1)), spans
+    return None, None, spans
+
+
+def _start(year: str, month: str | None) -> str:
+    return dt.date(int(year), MONTHS.index(month.lower()) + 1 if month else 1, 1).isoformat()
+
+
+def _end(year: str, month: str | None) -> str:
+    if not month:
+        return f"{year}-12-31"
+    m = MONTHS.index(month.lower()) + 1
+    nxt = dt.date(int(year) + (m == 12), m % 12 + 1, 1)
+    return (nxt - dt.timedelta(days=1)).isoformat()

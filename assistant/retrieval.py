@@ -1,0 +1,175 @@
+"""A loaded, read-only view of one committed index, and scoring passages and sentences in it.
+
+A ``Snapshot`` never changes after it is opened: a sync that commits a new state makes a
+new snapshot, and questions already running finish on the one they started with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+import numpy as np
+
+from .errors import IndexCorruptError
+from .fusion import fuse
+from .store import IndexFolder, LetterRecord
+from . import evidence
+from .textsearch import KeywordIndex, tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A sentence worth quoting, with the scores that chose it."""
+
+    passage: int
+    row: int  # sentence row in the snapshot
+    letter: int  # letter number in the snapshot
+    score: float  # calibrated evidence score (higher is better)
+    dense: float
+    coverage: float
+    passage_score: float
+
+
+class Snapshot:
+    """Everything needed to answer from one committed generation of an index."""
+
+    def __init__(self, root: Path | str):
+        import faiss
+
+        self.folder = IndexFolder(root)
+        self.manifest = self.folder.read_manifest()
+        self.generation = self.manifest["generation"]
+        gen = self.folder.root / self.manifest["files"]["generation_dir"]
+        repair = f"run `assistant index --index {self.folder.root}` to repair it"
+        try:
+            self.dense = faiss.read_index(str(gen / "dense.faiss"))
+            rows = np.load(gen / "passages.npy", allow_pickle=False)
+            self.sentence_spans = np.load(gen / "sentences.npy", allow_pickle=False)
+            self.sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+            self.keyword = KeywordIndex.load(gen / "keyword", n_docs=len(rows))
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise IndexCorruptError(f"the index in {self.folder.root}/ is incomplete ({exc}); {repair}") from None
+        counts = self.manifest["counts"]
+        self.letters: list[dict] = self.manifest["letters"]
+        n, m = len(rows), len(self.sentence_spans)
+        problems = []
+        if self.dense.ntotal != n or counts["passages"] != n or (n and self.keyword.size != n):
+            problems.append(f"{self.dense.ntotal} vectors, {n} passages, manifest says {counts['passages']}")
+        if len(self.sentence_vectors) != m or counts["sentences"] != m:
+            problems.append(f"{len(self.sentence_vectors)} sentence vectors for {m} sentences")
+        if n and int(rows[:, 0].max()) >= len(self.letters):
+            problems.append("passages point at letters the manifest does not list")
+        if problems:
+            raise IndexCorruptError(f"the index in {self.folder.root}/ is inconsistent ({'; '.join(problems)}); {repair}")
+        self.passage_letter = rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64)
+        self.sentence_ptr = np.append(rows[:, 1], m).astype(np.int64) if n else np.zeros(1, np.int64)
+        self.letter_first = np.searchsorted(self.passage_letter, np.arange(len(self.letters) + 1))
+        self._vectors = self._flat_vectors()
+        self._cache: OrderedDict[int, LetterRecord] = OrderedDict()
+        self._lock = Lock()
+
+    def _flat_vectors(self) -> np.ndarray | None:
+        """The passage vectors as a NumPy view of the FAISS flat index (no copy)."""
+        import faiss
+
+        if self.dense.ntotal == 0 or not isinstance(self.dense, faiss.IndexFlat):
+            return None
+        ptr = faiss.rev_swig_ptr(self.dense.get_xb(), self.dense.ntotal * self.dense.d)
+        return np.asarray(ptr).reshape(self.dense.ntotal, self.dense.d)
+
+    # -------------------------------------------------------------- letters
+    @property
+    def size(self) -> int:
+        return len(self.passage_letter)
+
+    def record(self, letter: int) -> LetterRecord:
+        """The stored letter (text, passages, metadata), cached."""
+        with self._lock:
+            if letter in self._cache:
+                self._cache.move_to_end(letter)
+                return self._cache[letter]
+        rec = self.folder.read_letter(self.letters[letter]["sha256"])
+        with self._lock:
+            self._cache[letter] = rec
+            while len(self._cache) > 512:
+                self._cache.popitem(last=False)
+        return rec
+
+    def chunk_of(self, passage: int):
+        letter = int(self.passage_letter[passage])
+        return letter, self.record(letter).chunks[passage - int(self.letter_first[letter])]
+
+    def authorities(self) -> list[str]:
+        return sorted({e["meta"]["authority"] for e in self.letters if e["meta"].get("authority")})
+
+    def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
+        """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
+        keep = np.ones(len(self.letters), dtype=bool)
+        wanted = {a.lower() for a in authorities}
+        for i, e in enumerate(self.letters):
+            meta = e["meta"]
+            if wanted and (meta.get("authority") or "").lower() not in wanted:
+                keep[i] = False
+            elif kind and meta.get("kind") != kind:
+                keep[i] = False
+            elif since or until:
+                dates = [d for d in [meta.get("date"), *(meta.get("visit_dates") or [])] if d]
+                keep[i] = any((not since or d >= since) and (not until or d <= until) for d in dates)
+        return keep
+
+    # -------------------------------------------------------------- scoring
+    def passage_scores(self, qvec: np.ndarray, qtokens: list[str], letters: np.ndarray) -> np.ndarray:
+        """Fused score of every passage of the allowed ``letters`` (-inf for the rest)."""
+        mask = letters[self.passage_letter] if self.size else np.zeros(0, bool)
+        if not mask.any():
+            return np.full(self.size, -np.inf, dtype=np.float32)
+        if self._vectors is not None:
+            dense = self._vectors @ qvec
+        else:
+            dense = np.zeros(self.size, dtype=np.float32)
+            k = min(self.size, 2000)
+            scores, ids = self.dense.search(qvec[None, :], k)
+            ok = ids[0] >= 0
+            dense[ids[0][ok]] = scores[0][ok]
+        keyword = self.keyword.scores(qtokens)
+        return fuse(dense, keyword, mask=mask)
+
+    def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,
+                        topic: str, question: str = "") -> list[Scored]:
+        """Every sentence of ``passages`` with its calibrated evidence score (see ``evidence``)."""
+        terms = evidence.content_terms(topic)
+        weights = {t: self.keyword.idf(t) ** 2 for t in set(terms)}  # rare words decide
+        want = evidence.question_stance(topic)
+        kind = evidence.answer_type(question or topic)
+        out = []
+        for p in passages:
+            lo, hi = int(self.sentence_ptr[p]), int(self.sentence_ptr[p + 1])
+            if hi <= lo:
+                continue
+            letter = int(self.passage_letter[p])
+            text = self.record(letter).text
+            dense = np.asarray(self.sentence_vectors[lo:hi], dtype=np.float32) @ qvec
+            pieces = [text[s:e] for s, e in self.sentence_spans[lo:hi]]
+            words = [tokenize(piece) for piece in pieces]
+            for j in range(hi - lo):
+                near = set(words[j - 1] if j else ()) | set(words[j + 1] if j + 1 < len(words) else ())
+                match = evidence.word_match(terms, weights, words[j], near)
+                stance = want * evidence.sentence_stance(pieces[j]) if want else 0
+                typed = evidence.has_answer_type(pieces[j], kind)
+                value = evidence.score(float(dense[j]), match, stance, typed)
+                out.append(Scored(p, lo + j, letter, value, float(dense[j]), match, float(passage_scores[p])))
+        return out
+
+
+def parse_iso(d: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(d) if d else None
+    except ValueError:
+        return None

@@ -1,0 +1,217 @@
+"""The index folder: plain files and a manifest, committed atomically.
+
+Layout::
+
+    manifest.json                 what is committed: format, model, chunking, letters, generation
+    letters/<sha256>.json         one letter: its text, page starts, metadata, passages, tokens
+    letters/<sha256>.vec.npy      its passage vectors (float32)
+    letters/<sha256>.sent.npy     its sentence vectors (float16)
+    gen-<n>/                      search structures over all letters of generation n:
+        dense.faiss               FAISS index of passage vectors (inner product on unit vectors)
+        keyword/                  bm25s index
+        passages.npy              per passage: letter number, first sentence row
+        sentences.npy             per sentence: start, end (characters in its letter)
+        sentence_vectors.npy      float16, memory-mapped
+
+Per-letter files are named by content, so a renamed letter keeps them and the same text
+under two names is stored once. A save writes new files beside the old ones, fsyncs them,
+and replaces ``manifest.json`` last: a reader or a crash sees the old state or the new,
+never a mix. Files no longer referenced are removed after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import Chunk
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .metadata import LetterMeta
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class LetterRecord:
+    """Everything indexed about one letter's content (shared by every path with that content)."""
+
+    sha256: str
+    text: str
+    page_starts: tuple[int, ...]
+    meta: LetterMeta
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "sha256": self.sha256, "text": self.text, "page_starts": list(self.page_starts),
+            "meta": self.meta.to_dict(), "chunks": [c.to_dict() for c in self.chunks],
+            "tokens": self.tokens, "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LetterRecord":
+        return cls(
+            sha256=d["sha256"], text=d["text"], page_starts=tuple(d["page_starts"]),
+            meta=LetterMeta.from_dict(d["meta"]), chunks=[Chunk.from_dict(c) for c in d["chunks"]],
+            tokens=d["tokens"], warnings=d.get("warnings", []),
+        )
+
+
+# ---------------------------------------------------------------- low-level durable writes
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a fsynced temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    write_bytes_atomic(path, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def write_npy_atomic(path: Path, array: np.ndarray) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(root))
+
+
+# ---------------------------------------------------------------- the folder
+
+class IndexFolder:
+    """Reads and writes the files of one index folder."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.root / "letters"
+
+    def exists(self) -> bool:
+        return (self.root / MANIFEST).is_file()
+
+    def read_manifest(self) -> dict:
+        path = self.root / MANIFEST
+        if not path.is_file():
+            raise IndexMissingError(
+                f"no index in {self.root}/; build one with `assistant index CORPUS --index {self.root}`"
+            )
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"{path} cannot be read ({exc}); run `assistant index --rebuild --index {self.root}`"
+            ) from None
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"the index in {self.root}/ has format {manifest.get('format')!r} but this version reads "
+                f"format {FORMAT_VERSION}; run `assistant index --rebuild --index {self.root}`"
+            )
+        return manifest
+
+    # letters ---------------------------------------------------------
+    def has_letter(self, sha: str) -> bool:
+        d = self.letters_dir
+        return all((d / f"{sha}{ext}").is_file() for ext in (".json", ".vec.npy", ".sent.npy"))
+
+    def write_letter(self, record: LetterRecord, vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
+        d = self.letters_dir
+        write_npy_atomic(d / f"{record.sha256}.vec.npy", vectors.astype(np.float32))
+        write_npy_atomic(d / f"{record.sha256}.sent.npy", sentence_vectors.astype(np.float16))
+        write_json_atomic(d / f"{record.sha256}.json", record.to_dict())  # last: marks it complete
+
+    def read_letter(self, sha: str) -> LetterRecord:
+        path = self.letters_dir / f"{sha}.json"
+        try:
+            return LetterRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(
+                f"letter data {path.name} is missing or damaged ({exc}); run `assistant index --index {self.root}`"
+            ) from None
+
+    def read_letter_vectors(self, sha: str) -> tuple[np.ndarray, np.ndarray]:
+        d = self.letters_dir
+        try:
+            return (np.load(d / f"{sha}.vec.npy", allow_pickle=False),
+                    np.load(d / f"{sha}.sent.npy", allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"vectors of letter {sha[:12]} are missing or damaged ({exc}); run `assistant index --index {self.root}`"
+            ) from None
+
+    # commit ------------------------------------------------------------
+    def new_generation_dir(self, generation: int) -> Path:
+        tmp = self.root / f".gen-{generation:06d}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        return tmp
+
+    def commit(self, manifest: dict, gen_tmp: Path | None) -> None:
+        """Make ``manifest`` (and the generation folder it names) the committed state."""
+        if gen_tmp is not None:
+            fsync_tree(gen_tmp)
+            final = self.root / manifest["files"]["generation_dir"]
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(gen_tmp, final)
+        fsync_dir(self.letters_dir) if self.letters_dir.exists() else None
+        fsync_dir(self.root)
+        write_json_atomic(self.root / MANIFEST, manifest)
+        fsync_dir(self.root)
+
+    def collect_garbage(self, manifest: dict) -> None:
+        """Remove files the committed manifest (and the one before it) no longer names."""
+        keep_gens = {manifest["files"]["generation_dir"], manifest.get("previous_generation_dir")}
+        for child in self.root.iterdir():
+            name = child.name
+            if (name.startswith("gen-") and name not in keep_gens) or (name.startswith(".gen-") and name.endswith(".tmp")):
+                shutil.rmtree(child, ignore_errors=True)
+        keep = {e["sha256"] for e in manifest["letters"]} | set(manifest.get("previous_letters", []))
+        if self.letters_dir.exists():
+            for child in self.letters_dir.iterdir():
+                sha = child.name.split(".")[0]
+                if child.name.startswith(".") or sha not in keep:
+                    child.unlink(missing_ok=True)

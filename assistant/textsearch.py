@@ -1,0 +1,111 @@
+"""Keyword side of retrieval: one tokenizer (lower case, stop words out, Snowball stems)
+shared by the BM25 index, the questions and the sentence scorer."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+#: English stop words (the NLTK list) plus the words questions are made of.
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being below
+between both but by can couldn't did didn't do does doesn't doing don't down during each few for from
+further had hadn't has hasn't have haven't having he her here hers herself him himself his how i if in into
+is isn't it it's its itself just me more most mustn't my myself no nor not now of off on once only or other
+our ours ourselves out over own same shan't she she's should shouldn't so some such than that that'll the
+their theirs them themselves then there these they this those through to too under until up very was wasn't
+we were weren't what when where which while who whom why will with won't would wouldn't you you'd you'll
+you're you've your yours yourself yourselves also could may might must shall s t d ll m o re ve y
+""".split())
+
+
+def stopwords() -> frozenset[str]:
+    return STOPWORDS
+
+
+def tokenize(text: str) -> list[str]:
+    """Stems of the words of ``text`` that carry meaning."""
+    stop = stopwords()
+    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    return _stemmer().stemWords(words) if words else []
+
+
+def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
+    return [tokenize(t) for t in texts]
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over passages, plus document frequencies for weighting query words."""
+
+    def __init__(self, retriever, n_docs: int):
+        self.retriever = retriever
+        self.n_docs = n_docs
+        indptr = np.asarray(retriever.scores["indptr"])
+        self._df = np.diff(indptr)
+        self._vocab = retriever.vocab_dict
+
+    @classmethod
+    def build(cls, tokens: Sequence[list[str]]) -> "KeywordIndex":
+        import bm25s
+
+        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        # an empty passage would give bm25s an empty vocabulary; a placeholder keeps ids aligned
+        retriever.index([t or ["\x00"] for t in tokens] or [["\x00"]], show_progress=False)
+        return cls(retriever, len(tokens))
+
+    def save(self, folder) -> None:
+        self.retriever.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder, n_docs: int, mmap: bool = False) -> "KeywordIndex":
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
+        return cls(retriever, n_docs)
+
+    @property
+    def size(self) -> int:
+        return int(self.retriever.scores["num_docs"])
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros where no word matches)."""
+        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency; a word the index never saw gets the highest weight."""
+        df = self._df[self._vocab[token]] if token in self._vocab else 0
+        return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+
+
+#: Each passage's keyword entry also holds its neighbours' words (same letter and section):
+#: a passage is found by the words around it, as a reader would. Chosen on SciFact, where it
+#: lifts BM25 from 0.651 to 0.688 nDCG@10 by giving split abstracts back their context.
+WINDOW = 1
+
+
+def window_tokens(tokens: list[list[str]], groups: list, width: int = WINDOW) -> list[list[str]]:
+    """Each passage's tokens plus those of up to ``width`` neighbours on each side in its group."""
+    out = []
+    for i, own in enumerate(tokens):
+        merged = list(own)
+        for j in range(i - width, i + width + 1):
+            if j != i and 0 <= j < len(tokens) and groups[j] == groups[i]:
+                merged += tokens[j]
+        out.append(merged)
+    return out
