@@ -17,7 +17,7 @@ from .metadata import DATE_RE, evidence_bounds
 
 Span = tuple[int, int]
 
-_PARA_BREAK = re.compile(r"\n[ \t\f]*\n\s*")
+_PARA_BREAK = re.compile(r"\n[ \t\f]*\n\s*|\s*\f\s*")
 _TAG = re.compile(r"<[^>]{0,400}>")
 _TAG_TEXT = re.compile(r"(?:^|>)([^<>]+)(?=<|$)")
 _BULLET = re.compile(r"^[ \t]*(?:[-•*▪◦·]|\(?[a-z0-9]{1,3}\)|\d+(?:\.\d+)*\.?)(?:[ \t]+)(?=\S)")
@@ -116,7 +116,7 @@ def chunk_letter(
         if section != pending_section:
             flush()
             pending_section = section
-        budget = settings.target_tokens - overhead
+        budget = min(settings.target_tokens, limit) - overhead
         if pending and (pending_tokens >= settings.min_tokens or pending_tokens + para_tokens > budget):
             flush()
         if para_tokens <= budget:
@@ -137,14 +137,44 @@ def _paragraphs(text: str, start: int, end: int) -> list[Span]:
         pos = m.end()
     spans.append((pos, end))
     spans = [_strip(text, s, e) for s, e in spans]
-    spans = [s for s in spans if s[1] > s[0]]
+    spans = [piece for s, e in spans if e > s for piece in _split_heading_lines(text, s, e)]
     merged: list[Span] = []
     for s, e in spans:  # a sentence cut by a page break continues in lower case
-        if merged and text[merged[-1][1] - 1] not in _TERMINAL and text[s].islower():
+        prev = merged[-1] if merged else None
+        if prev and text[prev[1] - 1] not in _TERMINAL and text[s].islower() \
+                and not _is_heading(text[prev[0]:prev[1]]):
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
     return merged
+
+
+def _split_heading_lines(text: str, start: int, end: int) -> list[Span]:
+    """PDF text often has no blank line around a heading: find heading lines inside a block.
+
+    A line counts when it reads as a heading, follows the end of a sentence (or starts the
+    block), is followed by a capitalised line, and is clearly shorter than the block's
+    full lines (so the first line of a wrapped paragraph is not taken for one).
+    """
+    lines = [(m.start() + start, m.end() + start) for m in re.finditer(r"[^\n]+", text[start:end])]
+    if len(lines) < 2:
+        return [(start, end)]
+    width = max(e - s for s, e in lines)
+    cuts: list[Span] = []
+    pos = start
+    for i, (s, e) in enumerate(lines):
+        line = text[s:e].strip()
+        prev_end = text[lines[i - 1][1] - 1] if i else "."
+        nxt = text[lines[i + 1][0]:lines[i + 1][1]].lstrip() if i + 1 < len(lines) else ""
+        if (prev_end in _TERMINAL and nxt[:1].isupper() and len(line) <= 0.6 * width
+                and "\t" not in line and _is_heading(line)):
+            if s > pos:
+                cuts.append(_strip(text, pos, s))
+            cuts.append(_strip(text, s, e))
+            pos = e
+    if pos < end:
+        cuts.append(_strip(text, pos, end))
+    return [c for c in cuts if c[1] > c[0]]
 
 
 def _strip(text: str, s: int, e: int) -> Span:

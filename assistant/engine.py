@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ PASSAGES_PER_LETTER = 5
 #: Once a letter counts, its other sentences are quoted too when they reach this share of
 #: its best sentence (and the plain threshold); focused answers do the same against the best
 #: sentence overall.
-LETTER_RELATIVE = 0.8
+LETTER_RELATIVE = 0.75
 FOCUSED_RELATIVE = 0.80
 #: Quotes per letter in grouped answers; quotes in focused answers.
 QUOTES_PER_LETTER = 3
@@ -276,7 +277,7 @@ def _quote_spans(snap: Snapshot, chosen: list[Scored], scored: dict[int, Scored]
             if scored[r].score >= max(THRESHOLD, NEIGHBOUR_SHARE * s.score):
                 first, last = min(first, r), max(last, r)
         text = snap.record(s.letter).text
-        words = set(clean(text[int(snap.sentence_spans[first][0]):int(snap.sentence_spans[last][1])]).lower().split())
+        words = set(re.findall(r"\w+", text[int(snap.sentence_spans[first][0]):int(snap.sentence_spans[last][1])].lower()))
         if any(len(words & w) >= 0.9 * len(words | w) for w in seen):
             continue  # the same finding quoted twice (a report repeating its recommendations)
         seen.append(words)

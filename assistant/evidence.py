@@ -6,7 +6,11 @@ Three signals, each readable on its own:
 - words: the share of the question's content words (weighted by rarity) that the
   sentence has, with words only in the sentences beside it counting half;
 - stance: a question about weaknesses ("weak", "not ... enough", "too long") wants
-  sentences that report a weakness, and a question about strengths the reverse.
+  sentences that report a weakness of the very thing it asks about ("supervision is not
+  reflective" for "supervision not reflective enough"), and a question about strengths the
+  reverse; a sentence with the opposite stance counts against;
+- answer type: "when" wants a date, "how long" a quantity, "who" a name;
+- the passage: how close the whole passage around the sentence is to the question.
 
 Words that only frame the question ("which authorities", "inspectors found") and words
 that carry its stance are left out of the word signal: the stance signal has them.
@@ -65,13 +69,14 @@ _ANSWER_TYPES = (
     (re.compile(r"^\s*(?:who|whom)\b", re.I), "person"),
 )
 
-DENSE_WEIGHT = 0.5
+DENSE_WEIGHT = 0.4  # the sentence, read in its passage
+PASSAGE_WEIGHT = 0.1  # the whole passage around it
 WORDS_WEIGHT = 0.35
 STANCE_WEIGHT = 0.12
 ANSWER_TYPE_WEIGHT = 0.08
 #: Credit for a question word found only in a neighbouring sentence, and the power that
 #: makes the word signal a soft AND (a sentence with half the words gets a quarter).
-NEAR_CREDIT = 0.3
+NEAR_CREDIT = 0.5
 WORD_POWER = 2.0
 #: The score a sentence must reach to be quoted at all, and to make an authority count in a
 #: "which authorities" answer (a claim about the authority, so the bar is higher).
@@ -116,6 +121,62 @@ def sentence_stance(text: str) -> int:
     return 1 if _STRENGTH.search(text) else 0
 
 
+_WORDS = re.compile(r"\w+")
+#: How close (in words) a stance word must be to what it is about: in the question, to pick
+#: the words it qualifies ("not reflective enough" -> reflective); in a sentence, to count as
+#: a finding about that very thing ("supervision is not sufficiently detailed or reflective").
+QUESTION_REACH = 4
+SENTENCE_REACH = 8
+
+
+def _word_stems(text: str) -> tuple[list[str], list[int]]:
+    from .textsearch import stem_words
+
+    words = list(_WORDS.finditer(text.lower()))
+    return stem_words([w.group(0) for w in words]), [w.start() for w in words]
+
+
+def _marker_positions(text: str, pattern: re.Pattern[str], starts: list[int]) -> list[int]:
+    import bisect
+
+    return [max(0, bisect.bisect_right(starts, m.start()) - 1) for m in pattern.finditer(text)]
+
+
+def stance_targets(topic: str, idf=None) -> set[str]:
+    """Stems of the words a question's stance words qualify: "weak contingency planning" ->
+    contingency, "supervision not reflective enough" -> reflective, "audits failing" -> audits.
+
+    A stance word qualifies the distinctive content words after it (within QUESTION_REACH
+    words), or, when there are none, those before it ("wait too long"). With ``idf`` given,
+    common words (under half the rarest word's weight) are not distinctive.
+    """
+    want = question_stance(topic)
+    if not want:
+        return set()
+    stems, starts = _word_stems(topic)
+    marks = _marker_positions(topic, _QUESTION_NEGATIVE if want < 0 else _QUESTION_POSITIVE, starts)
+    content = set(content_terms(topic))
+    if idf is not None and content:
+        top = max(idf(t) for t in content)
+        content = {t for t in content if idf(t) >= 0.5 * top}
+    targets = set()
+    for m in marks:
+        after = [stems[i] for i in range(m + 1, min(len(stems), m + QUESTION_REACH + 1)) if stems[i] in content]
+        before = [stems[i] for i in range(max(0, m - QUESTION_REACH), m) if stems[i] in content]
+        targets.update(after or before)
+    return targets
+
+
+def targeted(sentence: str, targets: set[str], want: int) -> bool:
+    """True when the sentence's own stance word stands next to what the question is about."""
+    if not targets or not want:
+        return False
+    stems, starts = _word_stems(sentence)
+    marks = _marker_positions(sentence, _DEFICIT if want < 0 else _STRENGTH, starts)
+    hits = [i for i, s in enumerate(stems) if s in targets]
+    return any(abs(m - h) <= SENTENCE_REACH for m in marks for h in hits)
+
+
 def answer_type(question: str) -> str | None:
     """What kind of thing the question wants: a date, a quantity, a person, or None."""
     return next((kind for rx, kind in _ANSWER_TYPES if rx.search(question)), None)
@@ -146,5 +207,9 @@ def word_match(terms: list[str], weights: dict[str, float], sentence: list[str],
     return cover ** WORD_POWER
 
 
-def score(dense: float, words: float, stance_match: int, typed: bool = False) -> float:
-    return DENSE_WEIGHT * dense + WORDS_WEIGHT * words + STANCE_WEIGHT * stance_match + ANSWER_TYPE_WEIGHT * typed
+
+
+def score(dense: float, passage: float, words: float, stance_match: int, typed: bool = False) -> float:
+    """The evidence score: a weighted sum of the signals above (weights at the top of this module)."""
+    return (DENSE_WEIGHT * dense + PASSAGE_WEIGHT * passage + WORDS_WEIGHT * words
+            + STANCE_WEIGHT * stance_match + ANSWER_TYPE_WEIGHT * typed)

@@ -161,3 +161,29 @@ def _end(year: str, month: str | None) -> str:
     m = MONTHS.index(month.lower()) + 1
     nxt = dt.date(int(year) + (m == 12), m % 12 + 1, 1)
     return (nxt - dt.timedelta(days=1)).isoformat()
+
+
+_CARRY_AUTHORITY = re.compile(r"^\s*(?:and|also|what about|how about)\b|\b(?:their|they|them|its|there|that authority|the same)\b",
+                              re.IGNORECASE)
+
+
+def follow_up(query: Query, previous: Query | None) -> Query:
+    """Read a question in the light of the one before it, as in a conversation.
+
+    "what about Dudley?" after "which authorities had weak contingency planning?" asks the
+    same thing about Dudley; "and their child protection plans?" keeps the authority.
+    """
+    if previous is None:
+        return query
+    from .textsearch import tokenize
+
+    named = query.authorities or query.unknown_authorities
+    if not tokenize(query.topic) and (named or query.since or query.until or query.kind):
+        return replace(query, topic=previous.topic, aggregate=previous.aggregate and not named and
+                       len(query.authorities) != 1, since=query.since or previous.since,
+                       until=query.until or previous.until, kind=query.kind or previous.kind)
+    if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
+        return replace(query, authorities=previous.authorities, unknown_authorities=(),
+                       aggregate=query.aggregate and len(previous.authorities) > 1,
+                       since=query.since or previous.since, until=query.until or previous.until)
+    return query

@@ -109,6 +109,11 @@ class Snapshot:
     def authorities(self) -> list[str]:
         return sorted({e["meta"]["authority"] for e in self.letters if e["meta"].get("authority")})
 
+    def passage_vector(self, passage: int) -> np.ndarray:
+        if self._vectors is not None:
+            return self._vectors[passage]
+        return self.dense.reconstruct(int(passage))
+
     def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
         """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
         keep = np.ones(len(self.letters), dtype=bool)
@@ -148,6 +153,7 @@ class Snapshot:
         weights = {t: self.keyword.idf(t) ** 2 for t in set(terms)}  # rare words decide
         want = evidence.question_stance(topic)
         kind = evidence.answer_type(question or topic)
+        targets = evidence.stance_targets(topic, self.keyword.idf)
         out = []
         for p in passages:
             lo, hi = int(self.sentence_ptr[p]), int(self.sentence_ptr[p + 1])
@@ -156,14 +162,18 @@ class Snapshot:
             letter = int(self.passage_letter[p])
             text = self.record(letter).text
             dense = np.asarray(self.sentence_vectors[lo:hi], dtype=np.float32) @ qvec
+            whole = float(self.passage_vector(p) @ qvec)
             pieces = [text[s:e] for s, e in self.sentence_spans[lo:hi]]
             words = [tokenize(piece) for piece in pieces]
+            aimed = [evidence.targeted(piece, targets, want) for piece in pieces]
             for j in range(hi - lo):
                 near = set(words[j - 1] if j else ()) | set(words[j + 1] if j + 1 < len(words) else ())
                 match = evidence.word_match(terms, weights, words[j], near)
                 stance = want * evidence.sentence_stance(pieces[j]) if want else 0
                 typed = evidence.has_answer_type(pieces[j], kind)
-                value = evidence.score(float(dense[j]), match, stance, typed)
+                if stance > 0 and targets and not any(aimed[k] for k in (j - 1, j, j + 1) if 0 <= k < len(aimed)):
+                    stance = 0  # a weakness, but not of the thing asked about (here or beside it)
+                value = evidence.score(float(dense[j]), whole, match, stance, typed)
                 out.append(Scored(p, lo + j, letter, value, float(dense[j]), match, float(passage_scores[p])))
         return out
 

@@ -3,11 +3,14 @@ shared by the BM25 index, the questions and the sentence scorer."""
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG otherwise
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -40,6 +43,11 @@ def tokenize(text: str) -> list[str]:
     """Stems of the words of ``text`` that carry meaning."""
     stop = stopwords()
     words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    return _stemmer().stemWords(words) if words else []
+
+
+def stem_words(words: list[str]) -> list[str]:
+    """Snowball stems of lower-case words, stop words included (for word distances)."""
     return _stemmer().stemWords(words) if words else []
 
 
