@@ -82,6 +82,11 @@ def escape_md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
 
 
+def unescape_md(markdown: str) -> str:
+    """The answer as plain text (for a terminal), undoing ``escape_md``."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("&amp;", "&")
+
+
 def human_date(iso: str | None) -> str | None:
     if not iso:
         return None

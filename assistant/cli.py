@@ -93,9 +93,9 @@ def _ask(args) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    from .answer import source_line
+    from .answer import source_line, unescape_md
 
-    print(answer.answer)
+    print(unescape_md(answer.answer))
     for c in answer.citations:
         print(f"\n[{c.n}] {source_line(c)}\n    {c.quote}")
     return 0

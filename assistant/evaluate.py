@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import Answer
+from .answer import Answer, unescape_md
 from .chunking import clean
 
 
@@ -37,12 +37,6 @@ def load_questions(path: Path | str) -> list[Case]:
             except (ValueError, KeyError) as exc:
                 raise ValueError(f"{path}:{n}: not a question line ({exc}); see `assistant eval --help`") from None
     return cases
-
-
-def _unescaped(markdown: str) -> str:
-    import re
-
-    return re.sub(r"\\(.)", r"\1", markdown).replace("&amp;", "&")
 
 
 def evaluate(assistant, cases: list[Case], texts: dict[str, str] | None = None) -> dict:
@@ -80,7 +74,7 @@ def evaluate(assistant, cases: list[Case], texts: dict[str, str] | None = None) 
             if not hit:
                 missed.append(ev["contains"])
         row["evidence_missed"] = missed
-        plain = _unescaped(ans.answer)
+        plain = unescape_md(ans.answer)
         for needle in case.answer_contains:
             contains_total += 1
             contains_hit += needle.lower() in plain.lower()

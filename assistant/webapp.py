@@ -14,6 +14,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+import gradio as gr
+
 from .answer import Answer, escape_md, human_date, source_line
 from .engine import Assistant
 from .letters import SUFFIXES
@@ -121,8 +123,6 @@ def letters_table(assistant: Assistant) -> list[list]:
 
 def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UPLOAD_MB):
     """The Gradio Blocks app for one assistant and its corpus folder."""
-    import gradio as gr
-
     sync_lock = threading.Lock()
 
     def ask_api(question: str) -> dict:
