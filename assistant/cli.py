@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the sync report as JSON")
     _index_arg(p)
 
+    p = sub.add_parser("watch", help="keep the index in step with a folder as letters arrive, change or go")
+    p.add_argument("corpus", nargs="?", type=Path, default=None, help="letters folder (default: corpus/)")
+    _index_arg(p)
+
     p = sub.add_parser("ask", help="ask a question")
     p.add_argument("question")
     p.add_argument("--authority", action="append", help="only letters about this authority (repeatable)")
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"index": _index, "ask": _ask, "eval": _eval, "bench": _bench}[args.command](args)
+        return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +82,28 @@ def _index(args) -> int:
                   max_pages=args.max_pages or MAX_PAGES, progress=not args.json)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
+
+
+def _watch(args) -> int:
+    import time
+
+    from .engine import Assistant
+    from .watch import FolderWatcher
+
+    corpus = args.corpus or default_corpus_dir()
+    assistant = Assistant.open(args.index or default_index_dir(), model=args.model, allow_empty=True)
+
+    def sync_now():
+        print(assistant.sync(corpus).summary(), flush=True)
+
+    sync_now()
+    watcher = FolderWatcher(corpus, sync_now).start()
+    print(f"watching {corpus}/ for letters (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        watcher.stop()
 
 
 def _open(args):

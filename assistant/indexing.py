@@ -21,7 +21,7 @@ from .embedding import Embedder, embed_with_sentences
 from .errors import IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
-from .store import FORMAT_VERSION, IndexFolder, LetterRecord
+from .store import FORMAT_VERSION, IndexFolder, LetterRecord, crash_point
 from .textsearch import KeywordIndex, tokenize, window_tokens
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entr
                     n, m = len(r.chunks), sum(len(c.sentences) for c in r.chunks)
                     folder.write_letter(r, vecs[row:row + n], sent_vecs[srow:srow + m])
                     row, srow = row + n, srow + m
+                    crash_point("after-letter")
                 done += len(texts)
                 bar.update(len(texts))
                 if on_progress:

@@ -10,6 +10,7 @@ import bisect
 import hashlib
 import logging
 import multiprocessing as mp
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,12 +136,31 @@ def _read_pdf_guarded(path: Path, max_pages: int, seconds: float) -> Document:
     return _pages_to_document(pages, warnings)
 
 
+#: Memory a PDF parse may use (a "decompression bomb" fails here instead of exhausting the machine).
+PDF_MEMORY_BYTES = 2 * 1024**3
+
+
 def _pdf_worker(path: str, max_pages: int, conn) -> None:
+    try:
+        import resource
+
+        with open("/proc/self/statm") as fh:  # what the process already maps, plus the allowance
+            mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + PDF_MEMORY_BYTES, mapped + PDF_MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
     try:
         conn.send((True, read_pdf_pages(Path(path), max_pages)))
     except LetterError as exc:
         conn.send((False, str(exc)))
+    except MemoryError:
+        conn.send((False, f"{Path(path).name}: the PDF expands to more than "
+                          f"{PDF_MEMORY_BYTES // 1024**3} GB when read; it may be a decompression bomb"))
     except Exception as exc:  # noqa: BLE001 - any failure of the parser is a bad file, reported
+        if type(exc).__name__ == "LimitReachedError":
+            conn.send((False, f"{Path(path).name}: the PDF expands to an enormous size when read "
+                              "(a decompression bomb?); it was not indexed"))
+            return
         conn.send((False, f"{Path(path).name}: not a readable PDF ({type(exc).__name__}: {exc})"))
     finally:
         conn.close()

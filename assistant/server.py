@@ -36,8 +36,9 @@ def read_auth() -> list[tuple[str, str]] | None:
     return pairs
 
 
-def prepare(corpus: Path, index: Path, model: str | None = None):
-    """Open (or create) the index and bring it up to date with the corpus, showing progress."""
+def prepare(corpus: Path, index: Path, model: str | None = None, watch: bool = True):
+    """Open (or create) the index and bring it up to date with the corpus, showing progress;
+    then keep watching the folder so letters dropped into it are indexed."""
     from .engine import Assistant
 
     assistant = Assistant.open(index, model=model, allow_empty=True)
@@ -47,6 +48,10 @@ def prepare(corpus: Path, index: Path, model: str | None = None):
     else:
         corpus.mkdir(parents=True, exist_ok=True)
         print(f"No letters in {corpus}/ yet: add .pdf or .txt letters there or in the app's Letters tab.", flush=True)
+    if watch:
+        from .watch import FolderWatcher
+
+        FolderWatcher(corpus, lambda: print(assistant.sync(corpus, progress=False).summary(), flush=True)).start()
     return assistant
 
 

@@ -39,6 +39,16 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: For crash tests only: the name of a save step at which the process kills itself (SIGKILL).
+CRASH_ENV = "ASSISTANT_TEST_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Die here, abruptly, if a crash test asked for it; otherwise do nothing."""
+    if os.environ.get(CRASH_ENV) == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -191,16 +201,20 @@ class IndexFolder:
 
     def commit(self, manifest: dict, gen_tmp: Path | None) -> None:
         """Make ``manifest`` (and the generation folder it names) the committed state."""
+        crash_point("before-generation")
         if gen_tmp is not None:
             fsync_tree(gen_tmp)
             final = self.root / manifest["files"]["generation_dir"]
             if final.exists():
                 shutil.rmtree(final)
             os.replace(gen_tmp, final)
-        fsync_dir(self.letters_dir) if self.letters_dir.exists() else None
+        crash_point("before-manifest")
+        if self.letters_dir.exists():
+            fsync_dir(self.letters_dir)
         fsync_dir(self.root)
         write_json_atomic(self.root / MANIFEST, manifest)
         fsync_dir(self.root)
+        crash_point("after-manifest")
 
     def collect_garbage(self, manifest: dict) -> None:
         """Remove files the committed manifest (and the one before it) no longer names."""
