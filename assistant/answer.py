@@ -74,17 +74,19 @@ class Answer:
         return "\n".join(lines).rstrip() + "\n"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+|~!$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+|~!$])")
 
 
 def escape_md(text: str) -> str:
     """Letter text shown in Markdown stays text: no emphasis, links, HTML or headings."""
-    return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def unescape_md(markdown: str) -> str:
     """The answer as plain text (for a terminal), undoing ``escape_md``."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("&amp;", "&")
+    plain = re.sub(r"\\(.)", r"\1", markdown)
+    return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def human_date(iso: str | None) -> str | None:

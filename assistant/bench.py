@@ -155,3 +155,89 @@ def print_scifact(results: dict) -> None:
     print("\npublished nDCG@10 on the same test set:")
     for name, v in PUBLISHED_SCIFACT.items():
         print(f"  {name:<40}{v:.3f}")
+
+
+# ---------------------------------------------------------------- re-indexing
+
+def synthetic_corpus(tool: Path, n: int, seed: int = 0) -> Path:
+    """N synthetic letters from ``make_corpus.py``, generated once and cached."""
+    import subprocess
+    import sys
+
+    out = cache_dir() / f"synthetic-{n}-seed{seed}"
+    if not (out.is_dir() and len(list(out.glob("*.txt"))) == n):
+        tool = Path(tool)
+        if not tool.is_file():
+            raise FileNotFoundError(f"{tool} not found; pass --tool path/to/make_corpus.py")
+        subprocess.run([sys.executable, str(tool), str(out), "--letters", str(n), "--seed", str(seed)], check=True)
+    return out
+
+
+def _median_time(fn, repeats: int) -> float:
+    import statistics
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_reindex(tool: Path, sizes: list[int], embedder, repeats: int = 3) -> list[dict]:
+    """Seconds to add one letter, remove one, and sync with no change, per index size (medians)."""
+    import shutil
+    import tempfile
+
+    from .indexing import sync
+
+    extra = synthetic_corpus(tool, 3, seed=999)
+    rows = []
+    for n in sizes:
+        corpus = synthetic_corpus(tool, n)
+        base = cache_dir() / f"index-{n}-{hashlib.sha256(embedder.name.encode()).hexdigest()[:8]}"
+        if not (base / "manifest.json").exists():
+            t0 = time.perf_counter()
+            sync(corpus, base, embedder, progress=True)
+            print(f"built the {n}-letter index in {time.perf_counter() - t0:.0f} s (cached in {base})")
+        with tempfile.TemporaryDirectory() as tmp:
+            work_corpus, work_index = Path(tmp) / "corpus", Path(tmp) / "index"
+            shutil.copytree(corpus, work_corpus)
+            shutil.copytree(base, work_index)
+            sync(work_corpus, work_index, embedder, progress=False)  # warm: model loaded, caches primed
+            newcomer = sorted(extra.glob("*.txt"))[0]
+
+            def add():
+                shutil.copy(newcomer, work_corpus / "newcomer.txt")
+                report = sync(work_corpus, work_index, embedder, progress=False)
+                assert report.added == ["newcomer.txt"], report.summary()
+
+            def remove():
+                (work_corpus / "newcomer.txt").unlink()
+                report = sync(work_corpus, work_index, embedder, progress=False)
+                assert report.removed == ["newcomer.txt"], report.summary()
+
+            add_times, remove_times = [], []
+            for _ in range(repeats):
+                add_times.append(_median_time(add, 1))
+                remove_times.append(_median_time(remove, 1))
+            import statistics
+
+            rows.append({
+                "letters": n,
+                "add_one_s": round(statistics.median(add_times), 3),
+                "remove_one_s": round(statistics.median(remove_times), 3),
+                "no_change_s": round(_median_time(lambda: sync(work_corpus, work_index, embedder, progress=False),
+                                                  repeats), 3),
+            })
+    return rows
+
+
+def print_reindex(rows: list[dict]) -> None:
+    print(f"{'letters':>8}{'add one (s)':>14}{'remove one (s)':>16}{'no change (s)':>15}")
+    for r in rows:
+        print(f"{r['letters']:>8}{r['add_one_s']:>14.3f}{r['remove_one_s']:>16.3f}{r['no_change_s']:>15.3f}")
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(f"growth {a['letters']} -> {b['letters']} letters: add x{b['add_one_s'] / a['add_one_s']:.2f}, "
+              f"remove x{b['remove_one_s'] / a['remove_one_s']:.2f}, no change x{b['no_change_s'] / a['no_change_s']:.2f}")

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("folder", type=Path, help="the SciFact folder (corpus.jsonl.gz, queries, qrels)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--model", default=None)
+    b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
+    b.add_argument("--letters", default="100,1000", help="index sizes, comma-separated (default 100,1000)")
+    b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
+                   help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--model", default=None)
     return ap
 
 
@@ -139,14 +146,22 @@ def _eval(args) -> int:
 
 
 def _bench(args) -> int:
-    from .bench import bench_scifact, print_scifact
+    from . import bench
     from .embedding import load_embedder
 
     if args.bench == "scifact":
-        results = bench_scifact(args.folder, load_embedder(args.model))
-        print(json.dumps(results, indent=2) if args.json else "", end="\n" if args.json else "")
-        if not args.json:
-            print_scifact(results)
+        results = bench.bench_scifact(args.folder, load_embedder(args.model))
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            bench.print_scifact(results)
+    elif args.bench == "reindex":
+        sizes = [int(x) for x in args.letters.split(",") if x.strip()]
+        rows = bench.bench_reindex(args.tool, sizes, load_embedder(args.model), repeats=args.repeats)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            bench.print_reindex(rows)
     return 0
 
 
