@@ -10,8 +10,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG otherwise
-
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -55,6 +53,13 @@ def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
     return [tokenize(t) for t in texts]
 
 
+def _bm25s():
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
+    return bm25s
+
+
 class KeywordIndex:
     """BM25 (bm25s) over passages, plus document frequencies for weighting query words."""
 
@@ -67,9 +72,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, tokens: Sequence[list[str]]) -> "KeywordIndex":
-        import bm25s
-
-        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        retriever = _bm25s().BM25(k1=1.2, b=0.75, method="lucene")
         # an empty passage would give bm25s an empty vocabulary; a placeholder keeps ids aligned
         retriever.index([t or ["\x00"] for t in tokens] or [["\x00"]], show_progress=False)
         return cls(retriever, len(tokens))
@@ -79,9 +82,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder, n_docs: int, mmap: bool = False) -> "KeywordIndex":
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
+        retriever = _bm25s().BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
         return cls(retriever, n_docs)
 
     @property
