@@ -83,7 +83,7 @@ def recall_at(ranked: list[str], rels: dict[str, int], k: int = 100) -> float:
 def bench_scifact(folder: Path, embedder, *, settings: ChunkSettings = ChunkSettings(),
                   alphas: tuple[float, ...] = ()) -> dict:
     """nDCG@10 and Recall@100 for keyword, dense and fused rankings (doc score = best passage)."""
-    from .textsearch import KeywordIndex, tokenize, window_tokens
+    from .textsearch import WINDOW, KeywordIndex, tokenize
 
     ids, texts, queries, qrels = load_beir(folder)
     limit = min(settings.max_tokens, embedder.max_tokens)
@@ -105,7 +105,7 @@ def bench_scifact(folder: Path, embedder, *, settings: ChunkSettings = ChunkSett
         vecs = embedder.embed(ptexts)
         np.save(cache, vecs, allow_pickle=False)
         print(f"embedded {len(ptexts)} passages in {time.perf_counter() - t0:.0f} s (cached in {cache})")
-    keyword = KeywordIndex.build(window_tokens([tokenize(t) for t in ptexts], groups))
+    keyword = KeywordIndex.build([tokenize(t) for t in ptexts], groups, WINDOW)
     qids = list(queries)
     qvecs = embedder.embed([queries[q] for q in qids])
     dense_all = vecs @ qvecs.T
@@ -165,7 +165,7 @@ def synthetic_corpus(tool: Path, n: int, seed: int = 0) -> Path:
     import sys
 
     out = cache_dir() / f"synthetic-{n}-seed{seed}"
-    if not (out.is_dir() and len(list(out.glob("*.txt"))) == n):
+    if not (out.is_dir() and len(list(out.glob("*.txt"))) >= n):
         tool = Path(tool)
         if not tool.is_file():
             raise FileNotFoundError(f"{tool} not found; pass --tool path/to/make_corpus.py")
@@ -191,11 +191,13 @@ def bench_reindex(tool: Path, sizes: list[int], embedder, repeats: int = 3) -> l
 
     from .indexing import sync
 
-    extra = synthetic_corpus(tool, 3, seed=999)
+    extra = synthetic_corpus(tool, max(3, repeats), seed=999)
     rows = []
     for n in sizes:
         corpus = synthetic_corpus(tool, n)
-        base = cache_dir() / f"index-{n}-{hashlib.sha256(embedder.name.encode()).hexdigest()[:8]}"
+        from .store import FORMAT_VERSION
+
+        base = cache_dir() / f"index-{n}-{hashlib.sha256(embedder.name.encode()).hexdigest()[:8]}-v{FORMAT_VERSION}"
         if not (base / "manifest.json").exists():
             t0 = time.perf_counter()
             sync(corpus, base, embedder, progress=True)
@@ -205,10 +207,10 @@ def bench_reindex(tool: Path, sizes: list[int], embedder, repeats: int = 3) -> l
             shutil.copytree(corpus, work_corpus)
             shutil.copytree(base, work_index)
             sync(work_corpus, work_index, embedder, progress=False)  # warm: model loaded, caches primed
-            newcomer = sorted(extra.glob("*.txt"))[0]
+            newcomers = iter(sorted(extra.glob("*.txt")))  # a different letter each time: really embedded
 
             def add():
-                shutil.copy(newcomer, work_corpus / "newcomer.txt")
+                shutil.copy(next(newcomers), work_corpus / "newcomer.txt")
                 report = sync(work_corpus, work_index, embedder, progress=False)
                 assert report.added == ["newcomer.txt"], report.summary()
 

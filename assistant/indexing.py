@@ -7,6 +7,7 @@ be read is reported with its reason and skipped; the others are indexed as usual
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from .errors import IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from .store import FORMAT_VERSION, IndexFolder, LetterRecord, crash_point
-from .textsearch import KeywordIndex, tokenize, window_tokens
+from .textsearch import WINDOW, KeywordIndex, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def sync(
     new_records: dict[str, LetterRecord] = {}
     if todo:
         _embed_new(todo, corpus, folder, embedder, limited, max_pages, report, entries,
-                   old_path_sha, progress, on_progress, new_records)
+                   old_path_sha, progress, on_progress, new_records, reuse=not rebuild)
 
     ordered = list(entries.values())
     report.letters = len(ordered)
@@ -214,7 +215,8 @@ def sync(
     else:
         generation = (old["generation"] + 1) if old else 1
         gen_tmp = folder.new_generation_dir(generation)
-        files = write_generation(folder, gen_tmp, ordered, new_records, settings_block["model"]["dim"])
+        files = write_generation(folder, gen_tmp, ordered, new_records, settings_block["model"]["dim"],
+                                 previous=None if rebuild else old)
         files["generation_dir"] = f"gen-{generation:06d}"
 
     manifest = {
@@ -239,12 +241,12 @@ def sync(
 
 
 def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entries,
-               old_path_sha, progress, on_progress, new_records) -> None:
+               old_path_sha, progress, on_progress, new_records, reuse: bool = True) -> None:
     from tqdm import tqdm
 
     ready: list[tuple[str, LetterRecord, bool]] = []  # (rel, record, needs embedding)
     for rel, sha in todo:
-        if folder.has_letter(sha):  # embedded by an earlier run that did not commit, or a duplicate
+        if reuse and folder.has_letter(sha):  # embedded by an earlier run that did not commit
             try:
                 ready.append((rel, folder.read_letter(sha), False))
                 continue
@@ -302,35 +304,102 @@ def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entr
         (report.changed if rel in old_path_sha else report.added).append(rel)
 
 
+class _Generation:
+    """The arrays of a committed generation, read once, sliced per letter (for reuse)."""
+
+    def __init__(self, folder: IndexFolder, manifest: dict):
+        import faiss
+
+        gen = folder.root / manifest["files"]["generation_dir"]
+        self.shas = {e["sha256"]: i for i, e in enumerate(manifest["letters"])}
+        rows = np.load(gen / "passages.npy", allow_pickle=False)
+        self.spans = np.load(gen / "sentences.npy", allow_pickle=False)
+        self.sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        self.tokens = np.load(gen / "tokens.npy", allow_pickle=False)
+        self.token_ptr = np.load(gen / "token_ptr.npy", allow_pickle=False)
+        self.sections = np.load(gen / "sections.npy", allow_pickle=False)
+        self.vocab = json.loads((gen / "vocab.json").read_text(encoding="utf-8"))
+        index = faiss.read_index(str(gen / "dense.faiss"))
+        self.vectors = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d).copy() \
+            if index.ntotal else np.zeros((0, index.d), np.float32)
+        self.first = np.searchsorted(rows[:, 0], np.arange(len(manifest["letters"]) + 1)) if len(rows) else \
+            np.zeros(len(manifest["letters"]) + 1, np.int64)
+        self.sent_first = np.append(rows[:, 1], len(self.spans)) if len(rows) else np.zeros(1, np.int64)
+
+    def letter(self, sha: str):
+        """(vectors, sentence vectors, spans, token lists as strings' ids, section ordinals, sentence counts)."""
+        k = self.shas[sha]
+        lo, hi = int(self.first[k]), int(self.first[k + 1])
+        slo, shi = int(self.sent_first[lo]), int(self.sent_first[hi])
+        counts = np.diff(self.sent_first[lo:hi + 1])
+        tokens = [self.tokens[self.token_ptr[i]:self.token_ptr[i + 1]] for i in range(lo, hi)]
+        return (self.vectors[lo:hi], np.asarray(self.sentence_vectors[slo:shi]), self.spans[slo:shi], tokens,
+                self.sections[lo:hi], counts)
+
+
 def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
-                     records: dict[str, LetterRecord], dim: int) -> dict:
-    """Write the search structures over ``entries`` (in order) into ``gen_dir``."""
+                     records: dict[str, LetterRecord], dim: int, previous: dict | None = None) -> dict:
+    """Write the search structures over ``entries`` (in order) into ``gen_dir``.
+
+    Letters already in the previous generation are copied from its arrays (no per-letter
+    reads); only new letters come from their own files.
+    """
     import faiss
 
-    vec_parts, sent_parts, tokens, groups, passage_rows, sentence_rows = [], [], [], [], [], []
+    prev = None
+    if previous is not None:
+        try:
+            prev = _Generation(folder, previous)
+        except (OSError, ValueError, KeyError):  # an older layout or a damaged generation: read letters
+            prev = None
+    vocab: list[str] = list(prev.vocab) if prev else []
+    ids = {t: i for i, t in enumerate(vocab)}
+    vec_parts, sent_parts, span_parts, token_lists, groups, passage_rows = [], [], [], [], [], []
+    section_ords: list[int] = []
     sent_base = 0
     for number, e in enumerate(entries):
-        record = records.get(e["sha256"]) or folder.read_letter(e["sha256"])
-        vecs, sent_vecs = folder.read_letter_vectors(e["sha256"])
-        if len(vecs) != len(record.chunks) or len(sent_vecs) != sum(len(c.sentences) for c in record.chunks):
-            raise LetterError(f"{e['path']}: stored vectors do not match its passages; run with --rebuild")
-        vec_parts.append(vecs)
-        sent_parts.append(sent_vecs)
-        tokens.extend(record.tokens)
-        groups.extend((number, c.section) for c in record.chunks)
-        for c in record.chunks:
+        sha = e["sha256"]
+        if prev is not None and sha in prev.shas and sha not in records:
+            vecs, sent_vecs, spans, toks, sections, counts = prev.letter(sha)
+        else:
+            record = records.get(sha) or folder.read_letter(sha)
+            vecs, sent_vecs = folder.read_letter_vectors(sha)
+            if len(vecs) != len(record.chunks) or len(sent_vecs) != sum(len(c.sentences) for c in record.chunks):
+                raise LetterError(f"{e['path']}: stored vectors do not match its passages; run with --rebuild")
+            spans = np.array([s for c in record.chunks for s in c.sentences], dtype=np.int64).reshape(-1, 2)
+            toks = [np.array([ids.setdefault(t, len(ids)) for t in doc], dtype=np.int32) for doc in record.tokens]
+            order: dict = {}
+            sections = np.array([order.setdefault(c.section, len(order)) for c in record.chunks], dtype=np.int32)
+            counts = np.array([len(c.sentences) for c in record.chunks], dtype=np.int64)
+        vec_parts.append(np.asarray(vecs, dtype=np.float32))
+        sent_parts.append(np.asarray(sent_vecs, dtype=np.float16))
+        span_parts.append(spans)
+        token_lists.extend(toks)
+        section_ords.extend(int(x) for x in sections)
+        groups.extend((number, int(x)) for x in sections)
+        for c in counts:
             passage_rows.append((number, sent_base))
-            sentence_rows.extend(c.sentences)
-            sent_base += len(c.sentences)
-    vectors = np.concatenate(vec_parts).astype(np.float32) if vec_parts else np.zeros((0, dim), np.float32)
+            sent_base += int(c)
+    if len(ids) > len(vocab):
+        vocab.extend([None] * (len(ids) - len(vocab)))
+        for t, i in ids.items():
+            vocab[i] = t
+    vectors = np.concatenate(vec_parts) if vec_parts else np.zeros((0, dim), np.float32)
     index = faiss.IndexFlatIP(dim)
     if len(vectors):
         index.add(vectors)
     faiss.write_index(index, str(gen_dir / "dense.faiss"))
-    KeywordIndex.build(window_tokens(tokens, groups)).save(gen_dir / "keyword")
-    passages = np.array(passage_rows, dtype=np.int64).reshape(-1, 2)
-    np.save(gen_dir / "passages.npy", passages, allow_pickle=False)
-    np.save(gen_dir / "sentences.npy", np.array(sentence_rows, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
-    sents = np.concatenate(sent_parts).astype(np.float16) if sent_parts else np.zeros((0, dim), np.float16)
+    lengths = np.array([len(t) for t in token_lists], dtype=np.int64)
+    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat = np.concatenate(token_lists).astype(np.int32) if token_lists else np.zeros(0, np.int32)
+    KeywordIndex.build_ids(flat, ptr, vocab, groups, WINDOW).save(gen_dir / "keyword")
+    np.save(gen_dir / "passages.npy", np.array(passage_rows, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
+    spans = np.concatenate(span_parts) if span_parts else np.zeros((0, 2), np.int64)
+    np.save(gen_dir / "sentences.npy", spans.astype(np.int64), allow_pickle=False)
+    sents = np.concatenate(sent_parts) if sent_parts else np.zeros((0, dim), np.float16)
     np.save(gen_dir / "sentence_vectors.npy", sents, allow_pickle=False)
+    np.save(gen_dir / "token_ptr.npy", ptr, allow_pickle=False)
+    np.save(gen_dir / "tokens.npy", flat, allow_pickle=False)
+    np.save(gen_dir / "sections.npy", np.array(section_ords, dtype=np.int32), allow_pickle=False)
+    (gen_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     return {"search": "flat"}

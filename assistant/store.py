@@ -12,6 +12,9 @@ Layout::
         passages.npy              per passage: letter number, first sentence row
         sentences.npy             per sentence: start, end (characters in its letter)
         sentence_vectors.npy      float16, memory-mapped
+        tokens.npy, token_ptr.npy, vocab.json, sections.npy
+                                  each passage's keyword tokens and section, so the next
+                                  generation reuses them instead of re-reading every letter
 
 Per-letter files are named by content, so a renamed letter keeps them and the same text
 under two names is stored once. A save writes new files beside the old ones, fsyncs them,
@@ -37,7 +40,7 @@ from .metadata import LetterMeta
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 #: For crash tests only: the name of a save step at which the process kills itself (SIGKILL).
 CRASH_ENV = "ASSISTANT_TEST_CRASH_AT"

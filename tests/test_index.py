@@ -14,7 +14,7 @@ from conftest import CORPUS, LETTERS, FakeEmbedder, make_pdf
 def test_index_folder_is_plain_files_with_a_manifest(fake_index):
     _, index = fake_index
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["format"] == 1
+    assert manifest["format"] == 2
     assert manifest["model"] == {"name": "fake-hash-256", "dim": 256, "max_tokens": 128}
     assert manifest["chunking"]["max_tokens"] == 128
     assert {e["path"] for e in manifest["letters"]} == set(LETTERS.values())
@@ -181,3 +181,48 @@ def test_broken_letters_are_reported_and_the_rest_indexed(corpus_copy, tmp_path)
     assert report.skipped == ["notes.docx"]
     assert len(report.added) == 5
     assert "empty" in dict(report.failed)["empty.txt"]
+
+
+def test_rebuild_with_another_model_embeds_everything_again(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    sync(corpus_copy, index, FakeEmbedder(), progress=False)
+
+    class Other(FakeEmbedder):
+        name = "other-model"
+
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        sync(corpus_copy, index, Other(), progress=False)
+    other = Other()
+    report = sync(corpus_copy, index, other, rebuild=True, progress=False)
+    assert len(report.added) == 5
+    manifest = json.loads((index / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "other-model"
+    assert other.texts_embedded == sum(e["passages"] + e["sentences"] for e in manifest["letters"])
+    assert Assistant.open(index, embedder=other).ask("How long was the CAMHS waiting list in Wirral?").found
+
+
+def test_vectorised_bm25_matches_bm25s_own_build():
+    import bm25s
+
+    from assistant.textsearch import KeywordIndex, tokenize
+
+    texts = [(CORPUS / name).read_text(encoding="utf-8") for name in sorted(LETTERS.values())]
+    docs = [tokenize(p) for t in texts for p in t.split("\n\n") if tokenize(p)]
+    ours = KeywordIndex.build(docs)
+    theirs = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    theirs.index(docs, show_progress=False)
+    for q in ("contingency planning", "waiting list camhs", "supervision reflective practice audit"):
+        qt = tokenize(q)
+        expected = theirs.get_scores([t for t in qt if t in theirs.vocab_dict])
+        assert np.allclose(ours.scores(qt), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_keyword_window_adds_neighbours_in_the_same_group_only():
+    from assistant.textsearch import KeywordIndex
+
+    docs = [["alpha"], ["beta"], ["gamma"], ["delta"]]
+    kw = KeywordIndex.build(docs, groups=[1, 1, 1, 2], width=1)
+    hits = kw.scores(["alpha"]) > 0
+    assert hits.tolist() == [True, True, False, False]
+    hits = kw.scores(["delta"]) > 0
+    assert hits.tolist() == [False, False, False, True]
