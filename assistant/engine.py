@@ -29,6 +29,9 @@ PASSAGES_PER_LETTER = 5
 #: its best sentence (and the plain threshold); focused answers do the same against the best
 #: sentence overall.
 LETTER_RELATIVE = 0.75
+#: Another letter about an authority that counts is quoted when its best evidence reaches
+#: this share of the authority's strongest.
+SAME_AUTHORITY_SHARE = 0.7
 FOCUSED_RELATIVE = 0.80
 #: Quotes per letter in grouped answers; quotes in focused answers.
 QUOTES_PER_LETTER = 3
@@ -165,14 +168,22 @@ class Assistant:
                 best_by_letter[int(letter)] = sents
         if not best_by_letter:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        # an authority counts when its best letter clears the bar; then each of its letters
+        # with evidence near that strength is quoted too (a cabinet report and a visit letter)
+        def authority_of(letter: int) -> str:
+            return snap.letters[letter]["meta"].get("authority") or "Authority not recognised"
+
+        strongest: dict[str, float] = {}
+        for letter, sents in best_by_letter.items():
+            name = authority_of(letter)
+            strongest[name] = max(strongest.get(name, 0.0), sents[0].score)
         kept = {}
         for letter, sents in best_by_letter.items():
-            if sents[0].score < AGGREGATE_THRESHOLD:
+            top = strongest[authority_of(letter)]
+            if top < AGGREGATE_THRESHOLD or sents[0].score < max(THRESHOLD, SAME_AUTHORITY_SHARE * top):
                 continue
             bar = max(THRESHOLD, LETTER_RELATIVE * sents[0].score)
             kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
-        if not kept:
-            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
         # group letters by authority, strongest authority first
         by_auth: dict[str, list[Scored]] = {}
         for letter, sents in sorted(kept.items(), key=lambda kv: -kv[1][0].score):

@@ -22,8 +22,8 @@ def test_development_questions_meet_the_targets(metrics):
 
 
 def test_evidence_recall_does_not_regress(metrics):
-    # the target is 0.95; 20 of 23 gold sentences are quoted today (see the issue notes)
-    assert metrics["evidence_recall"] >= 0.86, metrics["details"]
+    # the target is 0.95; 21 of 23 gold sentences are quoted today
+    assert metrics["evidence_recall"] >= 0.91, metrics["details"]
 
 
 def test_which_authorities_answer_checks_every_letter(real_assistant):
