@@ -108,16 +108,20 @@ def verify(citations: list[Citation], texts: dict[str, str]) -> list[Citation]:
     A quote that fails is dropped and logged, never shown. Survivors are renumbered 1..n.
     """
     good = []
+    cleaned: dict[str, str] = {}
+    bounds: dict[str, tuple[int, int]] = {}
     for c in citations:
         text = texts.get(c.letter)
         ok = (
             text is not None and 0 <= c.start < c.end <= len(text)
             and clean(text[c.start:c.end]) == clean(c.quote)
-            and clean(c.quote) in clean(text)
         )
         if ok:
-            lo, hi = evidence_bounds(text)
-            ok = lo <= c.start and c.end <= hi
+            if c.letter not in cleaned:
+                cleaned[c.letter] = clean(text)
+                bounds[c.letter] = evidence_bounds(text)
+            lo, hi = bounds[c.letter]
+            ok = clean(c.quote) in cleaned[c.letter] and lo <= c.start and c.end <= hi
         if ok:
             good.append(c)
         else:

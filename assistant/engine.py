@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Passages read per letter when looking for a letter's best evidence.
 PASSAGES_PER_LETTER = 5
+#: Every letter's passages are scored; sentences are read in the letters whose best passage
+#: ranks among this many (more than any answer lists), so a large collection stays quick.
+SHORTLIST = 60
 #: Once a letter counts, its other sentences are quoted too when they reach this share of
 #: its best sentence (and the plain threshold); focused answers do the same against the best
 #: sentence overall.
@@ -124,8 +128,13 @@ class Assistant:
         return self._reader.read(question)
 
     def ask(self, question: str, authority=None, since: str | None = None, until: str | None = None,
-            kind: str | None = None, query: Query | None = None) -> Answer:
-        """Answer ``question`` from the letters. Filters given here override the question's own."""
+            kind: str | None = None, query: Query | None = None, timings: dict | None = None) -> Answer:
+        """Answer ``question`` from the letters. Filters given here override the question's own.
+
+        ``timings``, when given, receives the seconds spent embedding the question, searching,
+        and composing the answer.
+        """
+        clock = time.perf_counter()
         snap = self._snapshot
         query = (query or self._reader.read(question)).with_filters(authority, since, until, kind)
         if snap is None or not snap.letters:
@@ -146,17 +155,25 @@ class Assistant:
         if not qtokens:
             return self._nothing(query, "What would you like to know? Ask about a topic, for example "
                                         "“what did inspectors say about assessments?”.", n_letters, n_auth)
+        t0 = time.perf_counter()
         qvec = self.embedder.embed([query.topic])[0]
+        t1 = time.perf_counter()
         scores = snap.passage_scores(qvec, qtokens, allowed)
+        t2 = time.perf_counter()
         checked = {"letters": n_letters, "authorities": n_auth}
         if query.aggregate:
-            return self._grouped(snap, query, scores, qvec, qtokens, allowed, checked)
-        return self._focused(snap, query, scores, qvec, qtokens, checked)
+            answer = self._grouped(snap, query, scores, qvec, qtokens, allowed, checked)
+        else:
+            answer = self._focused(snap, query, scores, qvec, qtokens, checked)
+        if timings is not None:
+            end = time.perf_counter()
+            timings.update(embed=t1 - t0, search=t2 - t1, compose=(end - t2) + (t0 - clock))
+        return answer
 
     def _grouped(self, snap, query, scores, qvec, qtokens, allowed, checked) -> Answer:
         best_by_letter: dict[int, list[Scored]] = {}
         scored_rows: dict[int, Scored] = {}
-        for letter in np.flatnonzero(allowed):
+        for letter in snap.shortlist(scores, allowed, SHORTLIST):
             lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
             if hi <= lo:
                 continue
@@ -243,10 +260,7 @@ class Assistant:
                         quote=clean(rec.text[start:end]), start=start, end=end, score=round(span.score, 4))
 
     def _checked(self, snap: Snapshot, citations: list[Citation]) -> list[Citation]:
-        texts = {}
-        for i, e in enumerate(snap.letters):
-            if any(c.letter == e["path"] for c in citations):
-                texts[e["path"]] = snap.record(i).text
+        texts = {c.letter: snap.record(snap.path_index[c.letter]).text for c in citations}
         good = verify(citations, texts)
         return renumber(good)[0] if len(good) != len(citations) else good
 

@@ -167,12 +167,23 @@ def stance_targets(topic: str, idf=None) -> set[str]:
     return targets
 
 
-def targeted(sentence: str, targets: set[str], want: int) -> bool:
-    """True when the sentence's own stance word stands next to what the question is about."""
+def sentence_markers(sentence: str) -> tuple[list[str], list[int], list[int]]:
+    """A sentence's word stems and the word positions of its weakness and strength words."""
+    stems, starts = _word_stems(sentence)
+    return stems, _marker_positions(sentence, _DEFICIT, starts), _marker_positions(sentence, _STRENGTH, starts)
+
+
+def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str], want: int) -> bool:
+    """True when the sentence's own stance word stands next to what the question is about.
+
+    ``markers`` is what ``sentence_markers`` gives for the sentence.
+    """
     if not targets or not want:
         return False
-    stems, starts = _word_stems(sentence)
-    marks = _marker_positions(sentence, _DEFICIT if want < 0 else _STRENGTH, starts)
+    stems, deficits, strengths = markers
+    marks = deficits if want < 0 else strengths
+    if not marks:
+        return False
     hits = [i for i, s in enumerate(stems) if s in targets]
     return any(abs(m - h) <= SENTENCE_REACH for m in marks for h in hits)
 

@@ -73,6 +73,8 @@ class Snapshot:
         self.letter_first = np.searchsorted(self.passage_letter, np.arange(len(self.letters) + 1))
         self._vectors = self._flat_vectors()
         self._cache: OrderedDict[int, LetterRecord] = OrderedDict()
+        self._facts: dict[int, tuple] = {}
+        self.path_index = {e["path"]: i for i, e in enumerate(self.letters)}
         self._lock = Lock()
 
     def _flat_vectors(self) -> np.ndarray | None:
@@ -146,6 +148,28 @@ class Snapshot:
         keyword = self.keyword.scores(qtokens)
         return fuse(dense, keyword, mask=mask)
 
+    def shortlist(self, scores: np.ndarray, letters: np.ndarray, size: int) -> list[int]:
+        """The allowed letters whose best passage scores highest (at most ``size``), best first."""
+        nonempty = self.letter_first[1:] > self.letter_first[:-1]
+        allowed = np.flatnonzero(letters & nonempty)
+        if len(allowed) == 0:
+            return []
+        per_letter = np.full(len(letters), -np.inf, dtype=np.float32)
+        # letters' passages are contiguous, so each segment between starts is one letter
+        per_letter[nonempty] = np.maximum.reduceat(scores, self.letter_first[:-1][nonempty])
+        best = per_letter[allowed]
+        order = np.argsort(-best, kind="stable")[:size]
+        return [int(allowed[i]) for i in order if np.isfinite(best[i])]
+
+    def _sentence_facts(self, row: int, text: str) -> tuple:
+        """A sentence's words, stance and stance-word positions: none depends on the question (cached)."""
+        facts = self._facts.get(row)
+        if facts is None:
+            if len(self._facts) > 200_000:
+                self._facts.clear()
+            facts = self._facts[row] = (tokenize(text), evidence.sentence_stance(text), evidence.sentence_markers(text))
+        return facts
+
     def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,
                         topic: str, question: str = "") -> list[Scored]:
         """Every sentence of ``passages`` with its calibrated evidence score (see ``evidence``)."""
@@ -164,13 +188,16 @@ class Snapshot:
             dense = np.asarray(self.sentence_vectors[lo:hi], dtype=np.float32) @ qvec
             whole = float(self.passage_vector(p) @ qvec)
             pieces = [text[s:e] for s, e in self.sentence_spans[lo:hi]]
-            words = [tokenize(piece) for piece in pieces]
-            aimed = [evidence.targeted(piece, targets, want) for piece in pieces]
+            facts = [self._sentence_facts(lo + j, pieces[j]) for j in range(hi - lo)]
+            words = [f[0] for f in facts]
+            matches = [want * f[1] if want else 0 for f in facts]
+            aimed = [m > 0 and bool(targets) and evidence.targeted(facts[j][2], targets, want)
+                     for j, m in enumerate(matches)]
             for j in range(hi - lo):
                 near = set(words[j - 1] if j else ()) | set(words[j + 1] if j + 1 < len(words) else ())
                 match = evidence.word_match(terms, weights, words[j], near)
-                stance = want * evidence.sentence_stance(pieces[j]) if want else 0
-                typed = evidence.has_answer_type(pieces[j], kind)
+                stance = matches[j]
+                typed = evidence.has_answer_type(pieces[j], kind) if kind else False
                 if stance > 0 and targets and not any(aimed[k] for k in (j - 1, j, j + 1) if 0 <= k < len(aimed)):
                     stance = 0  # a weakness, but not of the thing asked about (here or beside it)
                 value = evidence.score(float(dense[j]), whole, match, stance, typed)
