@@ -243,3 +243,143 @@ def print_reindex(rows: list[dict]) -> None:
         a, b = rows[0], rows[-1]
         print(f"growth {a['letters']} -> {b['letters']} letters: add x{b['add_one_s'] / a['add_one_s']:.2f}, "
               f"remove x{b['remove_one_s'] / a['remove_one_s']:.2f}, no change x{b['no_change_s'] / a['no_change_s']:.2f}")
+
+
+# ---------------------------------------------------------------- speed and scale
+
+TOPICS = ["contingency planning", "supervision", "caseloads", "audits", "assessments of disabled children",
+          "child protection plans", "return home interviews", "management oversight", "early help",
+          "pre-birth assessments", "neglect", "mental health waiting times", "staff turnover", "care planning",
+          "strategy meetings", "domestic abuse", "homeless young people", "chronologies", "thresholds",
+          "recruitment of social workers", "participation of children", "quality assurance", "legal planning",
+          "placement breakdown", "radicalisation"]
+AGGREGATE_TEMPLATES = ["Which authorities had weak {t}?", "Where did inspectors find problems with {t}?"]
+FOCUSED_TEMPLATES = ["What did inspectors say about {t} in {a}?", "How good was {t} in {a}?",
+                     "What did the letter say about {t}?"]
+
+
+def speed_questions(authorities: list[str], n: int = 50) -> list[str]:
+    """``n`` varied questions: every fourth asks about all authorities, the rest are focused."""
+    out = []
+    for i in range(n):
+        t = TOPICS[i % len(TOPICS)]
+        if i % 4 == 0:
+            out.append(AGGREGATE_TEMPLATES[(i // 4) % len(AGGREGATE_TEMPLATES)].format(t=t))
+        else:
+            a = authorities[(i * 7) % len(authorities)] if authorities else "Wirral"
+            out.append(FOCUSED_TEMPLATES[i % len(FOCUSED_TEMPLATES)].format(t=t, a=a))
+    return out
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+COLD_START = """
+import resource, sys, time
+t0 = float(sys.argv[3])
+from assistant.engine import Assistant
+a = Assistant.open(sys.argv[1], model=sys.argv[4] if len(sys.argv) > 4 else None)
+a.ask(sys.argv[2])
+print(time.time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_speed(tool: Path, sizes: list[int], embedder, *, backend: str = "torch", questions: int = 50,
+                keep: Path | None = None) -> list[dict]:
+    """Build, query and start-up figures per collection size (see ``print_speed``)."""
+    import resource
+    import shutil
+    import statistics
+    import subprocess
+    import sys
+    import tempfile
+
+    from .chunking import embed_text as passage_text
+    from .engine import Assistant
+    from .indexing import sync
+    from .store import IndexFolder
+
+    results = []
+    for n in sizes:
+        corpus = synthetic_corpus(tool, n)
+        tmp = Path(tempfile.mkdtemp(prefix=f"speed-{n}-"))
+        index = tmp / "index"
+        embedder.embed(["warm up the model"])  # loading the model is start-up, not build
+        t0 = time.perf_counter()
+        report = sync(corpus, index, embedder, progress=False, rebuild=True)
+        build_s = time.perf_counter() - t0
+        build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        folder = IndexFolder(index)
+        texts = [passage_text(r.text, c)[0] for r in (folder.read_letter(e["sha256"])
+                                                     for e in folder.read_manifest()["letters"]) for c in r.chunks]
+        tokens = sum(embedder.count_tokens(texts))
+        t0 = time.perf_counter()
+        embedder.embed(texts)  # the bare loop: the same passages, no reading, chunking or writing
+        bare_s = time.perf_counter() - t0
+
+        assistant = Assistant.open(index, embedder=embedder)
+        qs = speed_questions(assistant.authorities(), questions)
+        for q in qs[:3]:
+            assistant.ask(q)  # warm: model and caches primed
+        rows = []
+        for q in qs:
+            timing: dict = {}
+            t0 = time.perf_counter()
+            ans = assistant.ask(q, timings=timing)
+            rows.append((time.perf_counter() - t0, timing, bool(assistant.read(q).aggregate), ans.found))
+        total = [r[0] * 1000 for r in rows]
+        agg = [r[0] * 1000 for r in rows if r[2]]
+
+        env_model = [] if backend == "torch" else []
+        start = time.time()
+        out = subprocess.run([sys.executable, "-c", COLD_START, str(index), qs[1], repr(start), *env_model],
+                             capture_output=True, text=True, check=True)
+        cold_s, serve_rss = (float(x) for x in out.stdout.split()[-2:])
+        results.append({
+            "letters": n,
+            "backend": backend,
+            "build": {
+                "seconds": round(build_s, 2), "letters_per_s": round(n / build_s, 2),
+                "passages_per_s": round(report.passages / build_s, 1), "tokens_per_s": round(tokens / build_s),
+                "bare_tokens_per_s": round(tokens / bare_s), "ratio_to_bare": round(bare_s / build_s, 3),
+                "split_s": {k: round(v, 2) for k, v in report.timings.items()}, "passages": report.passages,
+                "tokens": tokens,
+            },
+            "query": {
+                "p50_ms": round(_percentile(total, 50), 1), "p95_ms": round(_percentile(total, 95), 1),
+                "aggregate_p50_ms": round(_percentile(agg, 50), 1), "aggregate_p95_ms": round(_percentile(agg, 95), 1),
+                "split_p50_ms": {k: round(statistics.median(r[1][k] for r in rows if k in r[1]) * 1000, 1)
+                                 for k in ("embed", "search", "compose")},
+                "questions": len(qs), "answered": sum(r[3] for r in rows),
+            },
+            "cold_start_s": round(cold_s, 2),
+            "peak_rss_mb": round(max(serve_rss, 0)),
+            "build_peak_rss_mb": round(build_rss),
+            "index_mb": round(_folder_bytes(index) / 1e6, 1),
+        })
+        if keep:
+            shutil.copytree(index, Path(keep) / f"index-{n}", dirs_exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def print_speed(results: list[dict]) -> None:
+    import os
+    import platform
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; backend {results[0]['backend']}")
+    head = ("letters", "build tok/s", "bare tok/s", "ratio", "read s", "embed s", "write s", "q p50 ms", "q p95 ms",
+            "agg p95 ms", "cold s", "RSS MB", "index MB")
+    print(" | ".join(head))
+    for r in results:
+        b, q = r["build"], r["query"]
+        print(" | ".join(str(x) for x in (
+            r["letters"], b["tokens_per_s"], b["bare_tokens_per_s"], b["ratio_to_bare"], b["split_s"]["read"],
+            b["split_s"]["embed"], b["split_s"]["write"], q["p50_ms"], q["p95_ms"], q["aggregate_p95_ms"],
+            r["cold_start_s"], r["peak_rss_mb"], r["index_mb"])))
+        print(f"   query split (p50 ms): {q['split_p50_ms']}; answered {q['answered']}/{q['questions']}")

@@ -272,19 +272,27 @@ def _fit(text, units, counts, limit, count_tokens) -> list[Span]:
             out.append(u)
             continue
         words = [(m.start() + u[0], m.end() + u[0]) for m in re.finditer(r"\S+", text[u[0]:u[1]])]
-        piece: list[Span] = []
-        for w in words:
-            trial = (piece[0][0] if piece else w[0], w[1])
-            if piece and count_tokens([clean(text[trial[0]:trial[1]])])[0] > limit:
-                span = (piece[0][0], piece[-1][1])
-                counts[span] = count_tokens([clean(text[span[0]:span[1]])])[0]
-                out.append(span)
-                piece = []
-            piece.append(w)
-        if piece:
+        # one batch call: each word's own tokens (without the two special tokens)
+        sizes = [max(1, c - 2) for c in count_tokens([text[s:e] for s, e in words])]
+        pieces: list[list[Span]] = [[]]
+        used = 2
+        for w, size in zip(words, sizes):
+            if pieces[-1] and used + size > limit:
+                pieces.append([])
+                used = 2
+            pieces[-1].append(w)
+            used += size
+        for piece in pieces:
             span = (piece[0][0], piece[-1][1])
             counts[span] = count_tokens([clean(text[span[0]:span[1]])])[0]
-            out.append(span)
+            if counts[span] > limit:  # a tokenizer whose words interact: halve until it fits
+                half = len(piece) // 2
+                for sub in (piece[:half], piece[half:]):
+                    sub_span = (sub[0][0], sub[-1][1])
+                    counts[sub_span] = count_tokens([clean(text[sub_span[0]:sub_span[1]])])[0]
+                    out.append(sub_span)
+            else:
+                out.append(span)
     return out
 
 

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("folder", type=Path, help="the SciFact folder (corpus.jsonl.gz, queries, qrels)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--model", default=None)
+    b = bsub.add_parser("speed", help="build, query and start-up figures on synthetic letters")
+    b.add_argument("--letters", default="100,1000", help="collection sizes, comma-separated (default 100,1000)")
+    b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
+                   help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    b.add_argument("--questions", type=int, default=50)
+    b.add_argument("--json", action="store_true", help="one JSON object per collection size")
+    b.add_argument("--model", default=None)
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     b.add_argument("--letters", default="100,1000", help="index sizes, comma-separated (default 100,1000)")
     b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
@@ -155,6 +162,14 @@ def _bench(args) -> int:
             print(json.dumps(results, indent=2))
         else:
             bench.print_scifact(results)
+    elif args.bench == "speed":
+        sizes = [int(x) for x in args.letters.split(",") if x.strip()]
+        results = bench.bench_speed(args.tool, sizes, load_embedder(args.model), questions=args.questions)
+        if args.json:
+            for r in results:
+                print(json.dumps(r))
+        else:
+            bench.print_speed(results)
     elif args.bench == "reindex":
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
         rows = bench.bench_reindex(args.tool, sizes, load_embedder(args.model), repeats=args.repeats)

@@ -127,33 +127,60 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vecs, dtype=np.float32)
 
+    def late_chunking_ok(self) -> bool:
+        """True when the model pools by averaging token vectors (then a sentence's vector can be
+        the average of its own tokens); otherwise sentences are embedded on their own."""
+        modules = list(self.model)
+        names = [type(m).__name__ for m in modules]
+        if "Pooling" not in names:
+            return False
+        pooling = modules[names.index("Pooling")]
+        mode = getattr(pooling, "pooling_mode", None) or getattr(pooling, "get_pooling_mode_str", lambda: "")()
+        after = names[names.index("Pooling") + 1:]
+        return "mean" in str(mode) and all(n == "Normalize" for n in after)
+
     def embed_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Passage vectors (mean pooling, as the model does) and in-context sentence vectors."""
+        """Passage vectors (the model's own) and in-context sentence vectors, in one pass.
+
+        Passages are batched shortest first, so little is spent on padding.
+        """
+        import torch
+
         if not texts:
             return np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
-        enc = self.model.tokenizer(
-            list(texts), add_special_tokens=True, truncation=False, return_offsets_mapping=True
-        )
-        tokens = self.model.encode(
-            list(texts), batch_size=batch_size or self.batch_size, output_value="token_embeddings",
-            convert_to_numpy=False, show_progress_bar=False,
-        )
-        passages, sentences = [], []
-        for text_spans, offsets, tok in zip(spans, enc["offset_mapping"], tokens):
-            tok = tok.float().cpu().numpy()
-            if len(offsets) != len(tok):
-                raise ValueError("tokenizer and model disagree on the token count; is the passage too long?")
-            passages.append(tok.mean(axis=0))
-            starts = np.array([o[0] for o in offsets])
-            ends = np.array([o[1] for o in offsets])
-            real = ends > starts
-            for s, e in text_spans:
-                mask = real & (starts < e) & (ends > s)
-                sentences.append(tok[mask].mean(axis=0) if mask.any() else tok.mean(axis=0))
-        return normalise(np.stack(passages)), normalise(np.stack(sentences)) if sentences else \
-            np.zeros((0, self.dim), np.float32)
+        if not self.late_chunking_ok():
+            passages = self.embed(texts)
+            pieces = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+            return passages, self.embed(pieces)
+        size = batch_size or self.batch_size
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        passages = np.zeros((len(texts), self.dim), np.float32)
+        sentences: list[np.ndarray | None] = [None] * len(texts)
+        tok = self.model.tokenizer
+        for b in range(0, len(order), size):
+            batch = order[b:b + size]
+            enc = tok([texts[i] for i in batch], padding=True, truncation=False, return_offsets_mapping=True,
+                      return_tensors="pt")
+            offsets = enc.pop("offset_mapping").numpy()
+            if enc["input_ids"].shape[1] > self.max_tokens:
+                raise ValueError("a passage is longer than the model reads; the chunker should have split it")
+            with torch.inference_mode():
+                out = self.model.forward({k: v.to(self.model.device) for k, v in enc.items()})
+            tokens = out["token_embeddings"].float().cpu().numpy()
+            passages[batch] = out["sentence_embedding"].float().cpu().numpy()
+            mask = enc["attention_mask"].numpy().astype(bool)
+            for k, i in enumerate(batch):
+                starts, ends = offsets[k, :, 0], offsets[k, :, 1]
+                real = mask[k] & (ends > starts)
+                rows = []
+                for s, e in spans[i]:
+                    sel = real & (starts < e) & (ends > s)
+                    rows.append(tokens[k][sel].mean(axis=0) if sel.any() else tokens[k][mask[k]].mean(axis=0))
+                sentences[i] = np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+        sent = np.concatenate([x for x in sentences if x is not None]) if sentences else np.zeros((0, self.dim))
+        return normalise(passages), normalise(sent)
 
 
 def load_embedder(model: str | None = None, backend: str = "torch") -> Embedder:

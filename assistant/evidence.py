@@ -22,20 +22,47 @@ import re
 
 from .textsearch import tokenize
 
-_DEFICIT = re.compile(
-    r"\b(?:not|no|nor|never|lacks?|lacking|lack of|insufficient(?:ly)?|inadequate(?:ly)?|weak(?:ness|nesses|er|ly)?|"
-    r"poor(?:ly|er)?|fail(?:s|ed|ing|ure|ures)?|too|delays?|delayed|missed|limited|variable|inconsistent(?:ly)?|"
-    r"inconsistency|minority|concerns?|concerning|deteriorat\w*|unclear|unsafe|drift|slow|little|absent|absence|"
-    r"unmet|gaps?|hampers?|unrealistic|ineffective|worse|shortfalls?|requires? improvement|inadequate|"
-    r"needs? to improve|more needs to be done|wait(?:s|ed|ing)? too long|waiting lists?|backlogs?)\b|n['’]t\b",
-    re.IGNORECASE,
-)
-_STRENGTH = re.compile(
-    r"\b(?:good|strong(?:ly|er)?|strengths?|strengthened|effective(?:ly)?|improv(?:ed|ing|ement|ements)|"
-    r"positive(?:ly)?|well|robust|timely|impressive|valued?|helpful|excellent|outstanding|successful(?:ly)?|"
-    r"appropriate(?:ly)?|thorough|consistently good|high[- ]quality|better)\b",
-    re.IGNORECASE,
-)
+# A sentence's stance is read word by word (set look-ups are far quicker than one large
+# pattern per sentence): single words, and short phrases as tuples of words.
+_DEFICIT_WORDS = frozenset("""
+not no nor never cannot lack lacks lacking insufficient insufficiently inadequate inadequately weak weakness
+weaknesses weaker weakly poor poorly poorer fail fails failed failing failure failures too delay delays delayed
+missed limited variable inconsistent inconsistently inconsistency minority concern concerns concerning
+deteriorate deteriorates deteriorated deteriorating deterioration unclear unsafe drift slow little absent absence
+unmet gap gaps hamper hampers unrealistic ineffective worse shortfall shortfalls backlog backlogs
+""".split())
+_DEFICIT_PHRASES = (("requires", "improvement"), ("require", "improvement"), ("need", "to", "improve"),
+                    ("needs", "to", "improve"), ("more", "needs", "to", "be", "done"), ("waiting", "list"),
+                    ("waiting", "lists"))
+_STRENGTH_WORDS = frozenset("""
+good strong strongly stronger strength strengths strengthened effective effectively improved improving improvement
+improvements positive positively well robust timely impressive value valued helpful excellent outstanding
+successful successfully appropriate appropriately thorough better
+""".split())
+_STRENGTH_PHRASES = (("high", "quality"),)
+def _by_first_word(phrases: tuple) -> dict:
+    out: dict = {}
+    for phrase in phrases:
+        out.setdefault(phrase[0], []).append(phrase)
+    return out
+
+
+_DEFICIT_PHRASES = _by_first_word(_DEFICIT_PHRASES)
+_STRENGTH_PHRASES = _by_first_word(_STRENGTH_PHRASES)
+_SENTENCE_WORD = re.compile(r"\w+(?:['’]t\b)?")
+
+
+def _positions(words: list[str], singles: frozenset, phrases: dict, negations: bool) -> list[int]:
+    found = []
+    for i, w in enumerate(words):
+        if w in singles or (negations and w.endswith(("n't", "n’t"))):
+            found.append(i)
+        for phrase in phrases.get(w, ()):
+            if tuple(words[i:i + len(phrase)]) == phrase:
+                found.append(i)
+    return found
+
+
 _QUESTION_NEGATIVE = re.compile(
     r"\b(?:weak\w*|poor\w*|fail\w*|lack\w*|insufficient\w*|inadequate\w*|concerns?|problems?|criticis\w*|"
     r"shortcomings?|deficien\w*|too long|too slow|delays?|not|n['’]t|worse|deteriorat\w*|gaps?|missed)\b",
@@ -116,9 +143,8 @@ def question_stance(topic: str) -> int:
 
 def sentence_stance(text: str) -> int:
     """-1 when the sentence reports a weakness, +1 a strength only, 0 neither."""
-    if _DEFICIT.search(text):
-        return -1
-    return 1 if _STRENGTH.search(text) else 0
+    _, deficits, strengths = sentence_markers(text)
+    return -1 if deficits else (1 if strengths else 0)
 
 
 _WORDS = re.compile(r"\w+")
@@ -169,8 +195,12 @@ def stance_targets(topic: str, idf=None) -> set[str]:
 
 def sentence_markers(sentence: str) -> tuple[list[str], list[int], list[int]]:
     """A sentence's word stems and the word positions of its weakness and strength words."""
-    stems, starts = _word_stems(sentence)
-    return stems, _marker_positions(sentence, _DEFICIT, starts), _marker_positions(sentence, _STRENGTH, starts)
+    from .textsearch import stem_words
+
+    words = [w.lower() for w in _SENTENCE_WORD.findall(sentence)]
+    stems = stem_words([w.replace("’", "'") for w in words])
+    return (stems, _positions(words, _DEFICIT_WORDS, _DEFICIT_PHRASES, True),
+            _positions(words, _STRENGTH_WORDS, _STRENGTH_PHRASES, False))
 
 
 def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str], want: int) -> bool:

@@ -48,6 +48,7 @@ class SyncReport:
     letters: int = 0
     passages: int = 0
     seconds: float = 0.0
+    timings: dict = field(default_factory=dict)  # seconds spent reading, embedding, writing
     generation: int = 0
 
     @property
@@ -191,6 +192,7 @@ def sync(
 
     # read and embed what is new
     new_records: dict[str, LetterRecord] = {}
+    report.timings = {"read": 0.0, "embed": 0.0, "write": 0.0}
     if todo:
         _embed_new(todo, corpus, folder, embedder, limited, max_pages, report, entries,
                    old_path_sha, progress, on_progress, new_records, reuse=not rebuild)
@@ -215,6 +217,7 @@ def sync(
     else:
         generation = (old["generation"] + 1) if old else 1
         gen_tmp = folder.new_generation_dir(generation)
+        t_write = time.perf_counter()
         files = write_generation(folder, gen_tmp, ordered, new_records, settings_block["model"]["dim"],
                                  previous=None if rebuild else old)
         files["generation_dir"] = f"gen-{generation:06d}"
@@ -233,8 +236,10 @@ def sync(
         "previous_letters": [e["sha256"] for e in old_entries],
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    t_commit = time.perf_counter()
     folder.commit(manifest, gen_tmp)
     folder.collect_garbage(manifest)
+    report.timings["write"] += time.perf_counter() - t_commit + (t_commit - t_write if gen_tmp is not None else 0.0)
     report.generation = generation
     report.seconds = time.perf_counter() - started
     return report
@@ -253,7 +258,9 @@ def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entr
             except Exception:  # noqa: BLE001 - damaged leftovers are simply redone
                 pass
         try:
+            t0 = time.perf_counter()
             ready.append((rel, build_record(corpus / rel, sha, embedder.count_tokens, settings, max_pages), True))
+            report.timings["read"] += time.perf_counter() - t0
         except LetterError as exc:
             report.failed.append((rel, str(exc).split(": ", 1)[-1]))
         except Exception as exc:  # noqa: BLE001 - one bad letter must not stop the others
@@ -274,13 +281,17 @@ def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entr
                     spans.append(s)
                     owners.append(r.sha256)
             if texts:
+                t0 = time.perf_counter()
                 vecs, sent_vecs = embed_with_sentences(embedder, texts, spans)
+                t1 = time.perf_counter()
+                report.timings["embed"] += t1 - t0
                 row, srow = 0, 0
                 for rel, r in batch:
                     n, m = len(r.chunks), sum(len(c.sentences) for c in r.chunks)
                     folder.write_letter(r, vecs[row:row + n], sent_vecs[srow:srow + m])
                     row, srow = row + n, srow + m
                     crash_point("after-letter")
+                report.timings["write"] += time.perf_counter() - t1
                 done += len(texts)
                 bar.update(len(texts))
                 if on_progress:

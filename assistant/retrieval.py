@@ -167,7 +167,9 @@ class Snapshot:
         if facts is None:
             if len(self._facts) > 200_000:
                 self._facts.clear()
-            facts = self._facts[row] = (tokenize(text), evidence.sentence_stance(text), evidence.sentence_markers(text))
+            markers = evidence.sentence_markers(text)
+            stance = -1 if markers[1] else (1 if markers[2] else 0)
+            facts = self._facts[row] = (tokenize(text), stance, markers)
         return facts
 
     def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,
