@@ -280,12 +280,15 @@ def _folder_bytes(path: Path) -> int:
 
 
 COLD_START = """
-import resource, sys, time
+import sys, time
 t0 = float(sys.argv[3])
 from assistant.engine import Assistant
-a = Assistant.open(sys.argv[1], model=sys.argv[4] if len(sys.argv) > 4 else None)
+a = Assistant.open(sys.argv[1])
 a.ask(sys.argv[2])
-print(time.time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+elapsed = time.time() - t0
+# VmHWM is this process's own peak (ru_maxrss can carry the parent's over exec)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+print(elapsed, peak)
 """
 
 
@@ -335,10 +338,12 @@ def bench_speed(tool: Path, sizes: list[int], embedder, *, backend: str = "torch
         total = [r[0] * 1000 for r in rows]
         agg = [r[0] * 1000 for r in rows if r[2]]
 
-        env_model = [] if backend == "torch" else []
+        import os
+
+        env = {**os.environ, "ASSISTANT_BACKEND": backend}
         start = time.time()
-        out = subprocess.run([sys.executable, "-c", COLD_START, str(index), qs[1], repr(start), *env_model],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", COLD_START, str(index), qs[1], repr(start)],
+                             capture_output=True, text=True, check=True, env=env)
         cold_s, serve_rss = (float(x) for x in out.stdout.split()[-2:])
         results.append({
             "letters": n,

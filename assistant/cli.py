@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
                    help="index folder (default: $ASSISTANT_INDEX or index/)")
     p.add_argument("--model", default=None,
                    help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
+                   help="how to run the model (default: $ASSISTANT_BACKEND or torch)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("folder", type=Path, help="the SciFact folder (corpus.jsonl.gz, queries, qrels)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
     b = bsub.add_parser("speed", help="build, query and start-up figures on synthetic letters")
     b.add_argument("--letters", default="100,1000", help="collection sizes, comma-separated (default 100,1000)")
     b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
@@ -62,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--questions", type=int, default=50)
     b.add_argument("--json", action="store_true", help="one JSON object per collection size")
     b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     b.add_argument("--letters", default="100,1000", help="index sizes, comma-separated (default 100,1000)")
     b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
@@ -69,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=3)
     b.add_argument("--json", action="store_true")
     b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
     return ap
 
 
@@ -92,7 +98,7 @@ def _index(args) -> int:
 
     corpus = args.corpus or default_corpus_dir()
     index = args.index or default_index_dir()
-    report = sync(corpus, index, load_embedder(args.model), rebuild=args.rebuild,
+    report = sync(corpus, index, load_embedder(args.model, args.backend), rebuild=args.rebuild,
                   max_pages=args.max_pages or MAX_PAGES, progress=not args.json)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
@@ -105,7 +111,8 @@ def _watch(args) -> int:
     from .watch import FolderWatcher
 
     corpus = args.corpus or default_corpus_dir()
-    assistant = Assistant.open(args.index or default_index_dir(), model=args.model, allow_empty=True)
+    assistant = Assistant.open(args.index or default_index_dir(), model=args.model, backend=args.backend,
+                               allow_empty=True)
 
     def sync_now():
         print(assistant.sync(corpus).summary(), flush=True)
@@ -123,7 +130,7 @@ def _watch(args) -> int:
 def _open(args):
     from .engine import Assistant
 
-    return Assistant.open(args.index or default_index_dir(), model=args.model)
+    return Assistant.open(args.index or default_index_dir(), model=args.model, backend=args.backend)
 
 
 def _ask(args) -> int:
@@ -157,14 +164,16 @@ def _bench(args) -> int:
     from .embedding import load_embedder
 
     if args.bench == "scifact":
-        results = bench.bench_scifact(args.folder, load_embedder(args.model))
+        results = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend))
         if args.json:
             print(json.dumps(results, indent=2))
         else:
             bench.print_scifact(results)
     elif args.bench == "speed":
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
-        results = bench.bench_speed(args.tool, sizes, load_embedder(args.model), questions=args.questions)
+        embedder = load_embedder(args.model, args.backend)
+        results = bench.bench_speed(args.tool, sizes, embedder, questions=args.questions,
+                                    backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         if args.json:
             for r in results:
                 print(json.dumps(r))
@@ -172,7 +181,7 @@ def _bench(args) -> int:
             bench.print_speed(results)
     elif args.bench == "reindex":
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
-        rows = bench.bench_reindex(args.tool, sizes, load_embedder(args.model), repeats=args.repeats)
+        rows = bench.bench_reindex(args.tool, sizes, load_embedder(args.model, args.backend), repeats=args.repeats)
         if args.json:
             print(json.dumps(rows, indent=2))
         else:

@@ -183,11 +183,23 @@ class SentenceTransformerEmbedder:
         return normalise(passages), normalise(sent)
 
 
-def load_embedder(model: str | None = None, backend: str = "torch") -> Embedder:
-    """The embedder for a model name or path (default: the bundled all-MiniLM-L6-v2)."""
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def load_embedder(model: str | None = None, backend: str | None = None) -> Embedder:
+    """The embedder for a model name or path (default: the bundled all-MiniLM-L6-v2).
+
+    ``backend``: "torch" (sentence-transformers), "onnx" or "onnx-int8" (onnxruntime; the
+    model is exported on first use and cached). Default: $ASSISTANT_BACKEND or "torch".
+    """
     from .config import default_model
 
     model = model or default_model()
+    backend = backend or os.environ.get("ASSISTANT_BACKEND") or "torch"
     if backend == "torch":
         return SentenceTransformerEmbedder(model)
-    raise ValueError(f"unknown embedding backend {backend!r}; use 'torch'")
+    if backend in ("onnx", "onnx-int8"):
+        from .onnx_backend import OnnxEmbedder
+
+        return OnnxEmbedder(model, quantize=backend == "onnx-int8")
+    raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")

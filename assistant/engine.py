@@ -24,11 +24,14 @@ from .retrieval import Scored, Snapshot
 
 log = logging.getLogger(__name__)
 
-#: Passages read per letter when looking for a letter's best evidence.
+#: Passages read per letter when looking for a letter's best evidence: more in the most
+#: promising letters (the first CLOSE_READING of the shortlist), fewer in the rest.
 PASSAGES_PER_LETTER = 5
+PASSAGES_FURTHER = 2
+CLOSE_READING = 10
 #: Every letter's passages are scored; sentences are read in the letters whose best passage
 #: ranks among this many (more than any answer lists), so a large collection stays quick.
-SHORTLIST = 60
+SHORTLIST = 40
 #: Once a letter counts, its other sentences are quoted too when they reach this share of
 #: its best sentence (and the plain threshold); focused answers do the same against the best
 #: sentence overall.
@@ -54,7 +57,7 @@ class Assistant:
         self._sync_lock = threading.Lock()
 
     @classmethod
-    def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
+    def open(cls, index_dir: Path | str | None = None, *, model: str | None = None, backend: str | None = None,
              embedder: Embedder | None = None, allow_empty: bool = False) -> "Assistant":
         """Open the index in ``index_dir`` (default ``index/`` or $ASSISTANT_INDEX).
 
@@ -69,7 +72,10 @@ class Assistant:
             if not allow_empty:
                 raise
         if embedder is None:
-            embedder = load_embedder(model or (snapshot.manifest["model"]["name"] if snapshot else None))
+            name = model or (snapshot.manifest["model"]["name"] if snapshot else None)
+            if name and name.endswith("@onnx-int8"):  # the index says how its vectors were made
+                name, backend = name[: -len("@onnx-int8")], "onnx-int8"
+            embedder = load_embedder(name, backend)
         if snapshot is not None:
             check_model(snapshot.manifest, embedder, index_dir)
         return cls(index_dir, embedder, snapshot)
@@ -173,12 +179,13 @@ class Assistant:
     def _grouped(self, snap, query, scores, qvec, qtokens, allowed, checked) -> Answer:
         best_by_letter: dict[int, list[Scored]] = {}
         scored_rows: dict[int, Scored] = {}
-        for letter in snap.shortlist(scores, allowed, SHORTLIST):
+        for rank, letter in enumerate(snap.shortlist(scores, allowed, SHORTLIST)):
             lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
             if hi <= lo:
                 continue
             local = scores[lo:hi]
-            top = (lo + np.argsort(-local)[:PASSAGES_PER_LETTER]).tolist()
+            read = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
+            top = (lo + np.argsort(-local)[:read]).tolist()
             sents = sorted(snap.score_sentences(top, scores, qvec, query.topic, query.question), key=lambda s: -s.score)
             scored_rows.update((x.row, x) for x in sents)
             if sents:
