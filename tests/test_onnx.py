@@ -1,0 +1,44 @@
+"""The ONNX Runtime backend: exported from the bundled model, same vectors as sentence-transformers."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+TEXTS = ["Plans lack contingency. Supervision is not reflective.",
+         "The waiting list is eight months, and this is too long."]
+SPANS = [[(0, 23), (24, 54)], [(0, 55)]]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder():
+    from assistant.embedding import load_embedder
+
+    return load_embedder(backend="torch")
+
+
+def test_fp32_onnx_matches_the_model_and_shares_its_index(torch_embedder):
+    from assistant.embedding import load_embedder
+
+    onnx = load_embedder(backend="onnx")
+    assert onnx.name == torch_embedder.name and onnx.dim == 384 and onnx.max_tokens == 256
+    assert onnx.count_tokens(TEXTS) == torch_embedder.count_tokens(TEXTS)
+    p1, s1 = onnx.embed_spans(TEXTS, SPANS)
+    p2, s2 = torch_embedder.embed_spans(TEXTS, SPANS)
+    assert np.allclose(p1, p2, atol=1e-4) and np.allclose(s1, s2, atol=1e-4)
+
+
+def test_int8_is_close_but_kept_apart(torch_embedder):
+    from assistant.embedding import load_embedder
+
+    int8 = load_embedder(backend="onnx-int8")
+    assert int8.name.endswith("@onnx-int8")  # its vectors differ: an index says which it holds
+    cosines = (int8.embed(TEXTS) * torch_embedder.embed(TEXTS)).sum(axis=1)
+    assert cosines.min() > 0.9
+
+
+def test_unknown_backend_is_a_clear_error():
+    from assistant.embedding import load_embedder
+
+    with pytest.raises(ValueError, match="torch, onnx, onnx-int8"):
+        load_embedder(backend="tpu")
