@@ -22,6 +22,16 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
                    help="how to run the model (default: $ASSISTANT_BACKEND or torch)")
 
 
+def _bench_args(b: argparse.ArgumentParser, synthetic: bool = True) -> None:
+    if synthetic:
+        b.add_argument("--letters", default="100,1000", help="collection sizes, comma-separated (default 100,1000)")
+        b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
+                       help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="assistant", description="Cited answers from inspection letters.")
     ap.add_argument("-v", "--verbose", action="store_true", help="show diagnostic messages")
@@ -56,25 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = p.add_subparsers(dest="bench", required=True)
     b = bsub.add_parser("scifact", help="retrieval quality on BEIR SciFact (nDCG@10, Recall@100)")
     b.add_argument("folder", type=Path, help="the SciFact folder (corpus.jsonl.gz, queries, qrels)")
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--model", default=None)
-    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
+    _bench_args(b, synthetic=False)
     b = bsub.add_parser("speed", help="build, query and start-up figures on synthetic letters")
-    b.add_argument("--letters", default="100,1000", help="collection sizes, comma-separated (default 100,1000)")
-    b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
-                   help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    _bench_args(b)
     b.add_argument("--questions", type=int, default=50)
-    b.add_argument("--json", action="store_true", help="one JSON object per collection size")
-    b.add_argument("--model", default=None)
-    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
-    b.add_argument("--letters", default="100,1000", help="index sizes, comma-separated (default 100,1000)")
-    b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
-                   help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--model", default=None)
-    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
     return ap
 
 

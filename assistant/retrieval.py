@@ -6,7 +6,6 @@ new snapshot, and questions already running finish on the one they started with.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -205,10 +204,3 @@ class Snapshot:
                 value = evidence.score(float(dense[j]), whole, match, stance, typed)
                 out.append(Scored(p, lo + j, letter, value, float(dense[j]), match, float(passage_scores[p])))
         return out
-
-
-def parse_iso(d: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(d) if d else None
-    except ValueError:
-        return None

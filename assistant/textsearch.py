@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -47,10 +47,6 @@ def tokenize(text: str) -> list[str]:
 def stem_words(words: list[str]) -> list[str]:
     """Snowball stems of lower-case words, stop words included (for word distances)."""
     return _stemmer().stemWords(words) if words else []
-
-
-def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
-    return [tokenize(t) for t in texts]
 
 
 def _bm25s():

@@ -44,7 +44,7 @@ SCROLL_JS = "() => { const m = document.querySelector('#letter-view mark.current
             "if (m) { m.scrollIntoView({block: 'center'}); } }"
 
 
-def render_answer(ans: Answer, query: Query | None) -> str:
+def render_answer(ans: Answer) -> str:
     """The chat message: the answer, then each citation with where it stands."""
     parts = [ans.answer]
     if ans.citations:
@@ -137,7 +137,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         ans = assistant.ask(message, authority=authorities or None, since=since or None, until=until or None,
                             kind=kind or None, query=query)
         history = list(history or []) + [{"role": "user", "content": message},
-                                         {"role": "assistant", "content": render_answer(ans, query)}]
+                                         {"role": "assistant", "content": render_answer(ans)}]
         reading = "**How I read it:** " + escape_md(
             query.with_filters(authorities or None, since or None, until or None, kind or None).describe())
         choices = [f"[{c.n}] {c.authority or '?'}, {human_date(c.date) or 'undated'} — {c.quote[:70]}…"

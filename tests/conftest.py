@@ -96,6 +96,15 @@ def real_assistant(tmp_path_factory):
     return Assistant.open(base / "index", embedder=embedder)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (for starting the app in a test)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def make_pdf(path: Path, pages: list[str], *, encrypt: str | None = None) -> Path:
     """Write a PDF with one page per string (fpdf2)."""
     from fpdf import FPDF

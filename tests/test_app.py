@@ -1,19 +1,13 @@
 """The web app over real HTTP: the API endpoint, the answer contract, what is (not) served."""
 
-import socket
 import urllib.request
 from urllib.error import HTTPError
 
 import pytest
 
 from assistant.webapp import letter_html, safe_name, save_upload
-from conftest import CORPUS
+from conftest import CORPUS, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

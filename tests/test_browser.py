@@ -1,12 +1,11 @@
 """A real browser (headless Chromium) asks the example question and opens a quote in its letter."""
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS
+from conftest import CORPUS, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -15,11 +14,6 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
