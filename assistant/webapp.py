@@ -50,7 +50,8 @@ def render_answer(ans: Answer) -> str:
     if ans.citations:
         parts.append("\n**Sources**\n")
         for c in ans.citations:
-            parts.append(f"{c.n}. {escape_md(source_line(c))}")
+            quote = c.quote if len(c.quote) <= 160 else c.quote[:157].rsplit(" ", 1)[0] + " …"
+            parts.append(f"{c.n}. {escape_md(source_line(c))}: “{escape_md(quote)}”")
     return "\n".join(parts)
 
 
