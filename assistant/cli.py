@@ -106,17 +106,13 @@ def _watch(args) -> int:
     import time
 
     from .engine import Assistant
-    from .watch import FolderWatcher
+    from .watch import keep_in_sync
 
     corpus = args.corpus or default_corpus_dir()
     assistant = Assistant.open(args.index or default_index_dir(), model=args.model, backend=args.backend,
                                allow_empty=True)
-
-    def sync_now():
-        print(assistant.sync(corpus).summary(), flush=True)
-
-    sync_now()
-    watcher = FolderWatcher(corpus, sync_now).start()
+    print(assistant.sync(corpus).summary(), flush=True)
+    watcher = keep_in_sync(assistant, corpus)
     print(f"watching {corpus}/ for letters (Ctrl-C to stop)", flush=True)
     try:
         while True:

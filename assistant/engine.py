@@ -24,6 +24,7 @@ from .retrieval import Scored, Snapshot
 
 log = logging.getLogger(__name__)
 
+UNRECOGNISED = "Authority not recognised"
 #: Passages read per letter when looking for a letter's best evidence: more in the most
 #: promising letters (the first CLOSE_READING of the shortlist), fewer in the rest.
 PASSAGES_PER_LETTER = 5
@@ -195,7 +196,7 @@ class Assistant:
         # an authority counts when its best letter clears the bar; then each of its letters
         # with evidence near that strength is quoted too (a cabinet report and a visit letter)
         def authority_of(letter: int) -> str:
-            return snap.letters[letter]["meta"].get("authority") or "Authority not recognised"
+            return snap.letters[letter]["meta"].get("authority") or UNRECOGNISED
 
         strongest: dict[str, float] = {}
         for letter, sents in best_by_letter.items():
@@ -211,8 +212,7 @@ class Assistant:
         # group letters by authority, strongest authority first
         by_auth: dict[str, list[Scored]] = {}
         for letter, sents in sorted(kept.items(), key=lambda kv: -kv[1][0].score):
-            name = snap.letters[letter]["meta"].get("authority") or "Authority not recognised"
-            by_auth.setdefault(name, []).extend(sents)
+            by_auth.setdefault(authority_of(letter), []).extend(sents)
         citations = []
         order = []
         for name, sents in by_auth.items():
@@ -220,14 +220,14 @@ class Assistant:
                 citations.append(self._citation(snap, span, len(citations) + 1))
             order.append(name)
         citations = self._checked(snap, citations)
-        groups = [(name, [c for c in citations if (c.authority or "Authority not recognised") == name])
+        groups = [(name, [c for c in citations if (c.authority or UNRECOGNISED) == name])
                   for name in order]
         groups = [(n, cs) for n, cs in groups if cs]
         if not groups:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
         letters_with = len({c.letter for c in citations})
         text = compose_grouped(groups, letters_with, checked)
-        return Answer(query.question, True, text, [n for n, _ in groups if n != "Authority not recognised"],
+        return Answer(query.question, True, text, [n for n, _ in groups if n != UNRECOGNISED],
                       checked, citations, query.to_dict())
 
     def _focused(self, snap, query, scores, qvec, qtokens, checked) -> Answer:

@@ -31,15 +31,17 @@ missed limited variable inconsistent inconsistently inconsistency minority conce
 deteriorate deteriorates deteriorated deteriorating deterioration unclear unsafe drift slow little absent absence
 unmet gap gaps hamper hampers unrealistic ineffective worse shortfall shortfalls backlog backlogs
 """.split())
-_DEFICIT_PHRASES = (("requires", "improvement"), ("require", "improvement"), ("need", "to", "improve"),
-                    ("needs", "to", "improve"), ("more", "needs", "to", "be", "done"), ("waiting", "list"),
-                    ("waiting", "lists"))
+_DEFICIT_PHRASE_LIST = (("requires", "improvement"), ("require", "improvement"), ("need", "to", "improve"),
+                        ("needs", "to", "improve"), ("more", "needs", "to", "be", "done"), ("waiting", "list"),
+                        ("waiting", "lists"))
 _STRENGTH_WORDS = frozenset("""
 good strong strongly stronger strength strengths strengthened effective effectively improved improving improvement
 improvements positive positively well robust timely impressive value valued helpful excellent outstanding
 successful successfully appropriate appropriately thorough better
 """.split())
-_STRENGTH_PHRASES = (("high", "quality"),)
+_STRENGTH_PHRASE_LIST = (("high", "quality"),)
+
+
 def _by_first_word(phrases: tuple) -> dict:
     out: dict = {}
     for phrase in phrases:
@@ -47,8 +49,8 @@ def _by_first_word(phrases: tuple) -> dict:
     return out
 
 
-_DEFICIT_PHRASES = _by_first_word(_DEFICIT_PHRASES)
-_STRENGTH_PHRASES = _by_first_word(_STRENGTH_PHRASES)
+_DEFICIT_PHRASES = _by_first_word(_DEFICIT_PHRASE_LIST)
+_STRENGTH_PHRASES = _by_first_word(_STRENGTH_PHRASE_LIST)
 _SENTENCE_WORD = re.compile(r"\w+(?:['’]t\b)?")
 
 
@@ -143,7 +145,12 @@ def question_stance(topic: str) -> int:
 
 def sentence_stance(text: str) -> int:
     """-1 when the sentence reports a weakness, +1 a strength only, 0 neither."""
-    _, deficits, strengths = sentence_markers(text)
+    return stance_of(sentence_markers(text))
+
+
+def stance_of(markers: tuple[list[str], list[int], list[int]]) -> int:
+    """The stance that ``sentence_markers`` found: a weakness word wins over a strength word."""
+    _, deficits, strengths = markers
     return -1 if deficits else (1 if strengths else 0)
 
 
@@ -246,8 +253,6 @@ def word_match(terms: list[str], weights: dict[str, float], sentence: list[str],
         adjacent = set(zip(sentence, sentence[1:]))
         cover = 0.8 * cover + 0.2 * sum(p in adjacent for p in pairs) / len(pairs)
     return cover ** WORD_POWER
-
-
 
 
 def score(dense: float, passage: float, words: float, stance_match: int, typed: bool = False) -> float:

@@ -22,6 +22,7 @@ from .embedding import Embedder, embed_with_sentences
 from .errors import IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
+from .retrieval import flat_vectors, passage_layout
 from .store import FORMAT_VERSION, IndexFolder, LetterRecord, crash_point
 from .textsearch import WINDOW, KeywordIndex, tokenize
 
@@ -203,6 +204,7 @@ def sync(
     report.no_authority = sorted(e["path"] for e in ordered if not e["meta"].get("authority"))
     failed_entries = [{"path": p, "reason": r, "sha256": current.get(p)} for p, r in report.failed]
 
+    t_write = time.perf_counter()
     same_rows = old is not None and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
     if old is not None and same_rows and not rebuild:
         generation = old["generation"]
@@ -217,7 +219,6 @@ def sync(
     else:
         generation = (old["generation"] + 1) if old else 1
         gen_tmp = folder.new_generation_dir(generation)
-        t_write = time.perf_counter()
         files = write_generation(folder, gen_tmp, ordered, new_records, settings_block["model"]["dim"],
                                  previous=None if rebuild else old)
         files["generation_dir"] = f"gen-{generation:06d}"
@@ -236,10 +237,9 @@ def sync(
         "previous_letters": [e["sha256"] for e in old_entries],
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    t_commit = time.perf_counter()
     folder.commit(manifest, gen_tmp)
     folder.collect_garbage(manifest)
-    report.timings["write"] += time.perf_counter() - t_commit + (t_commit - t_write if gen_tmp is not None else 0.0)
+    report.timings["write"] += time.perf_counter() - t_write
     report.generation = generation
     report.seconds = time.perf_counter() - started
     return report
@@ -331,11 +331,9 @@ class _Generation:
         self.sections = np.load(gen / "sections.npy", allow_pickle=False)
         self.vocab = json.loads((gen / "vocab.json").read_text(encoding="utf-8"))
         index = faiss.read_index(str(gen / "dense.faiss"))
-        self.vectors = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d).copy() \
-            if index.ntotal else np.zeros((0, index.d), np.float32)
-        self.first = np.searchsorted(rows[:, 0], np.arange(len(manifest["letters"]) + 1)) if len(rows) else \
-            np.zeros(len(manifest["letters"]) + 1, np.int64)
-        self.sent_first = np.append(rows[:, 1], len(self.spans)) if len(rows) else np.zeros(1, np.int64)
+        view = flat_vectors(index)
+        self.vectors = view.copy() if view is not None else np.zeros((0, index.d), np.float32)
+        self.first, self.sent_first = passage_layout(rows, len(manifest["letters"]), len(self.spans))
 
     def letter(self, sha: str):
         """(vectors, sentence vectors, spans, token lists as strings' ids, section ordinals, sentence counts)."""

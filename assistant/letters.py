@@ -140,6 +140,11 @@ def _read_pdf_guarded(path: Path, max_pages: int, seconds: float) -> Document:
 PDF_MEMORY_BYTES = 2 * 1024**3
 
 
+def _bomb(path: str) -> str:
+    return (f"{Path(path).name}: the PDF expands to an enormous size when read "
+            "(a decompression bomb?); it was not indexed")
+
+
 def _pdf_worker(path: str, max_pages: int, conn) -> None:
     try:
         import resource
@@ -154,12 +159,10 @@ def _pdf_worker(path: str, max_pages: int, conn) -> None:
     except LetterError as exc:
         conn.send((False, str(exc)))
     except MemoryError:
-        conn.send((False, f"{Path(path).name}: the PDF expands to more than "
-                          f"{PDF_MEMORY_BYTES // 1024**3} GB when read; it may be a decompression bomb"))
+        conn.send((False, _bomb(path)))
     except Exception as exc:  # noqa: BLE001 - any failure of the parser is a bad file, reported
-        if type(exc).__name__ == "LimitReachedError":
-            conn.send((False, f"{Path(path).name}: the PDF expands to an enormous size when read "
-                              "(a decompression bomb?); it was not indexed"))
+        if type(exc).__name__ == "LimitReachedError":  # pypdf's own decompression limit
+            conn.send((False, _bomb(path)))
             return
         conn.send((False, f"{Path(path).name}: not a readable PDF ({type(exc).__name__}: {exc})"))
     finally:

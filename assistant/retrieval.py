@@ -68,22 +68,12 @@ class Snapshot:
         if problems:
             raise IndexCorruptError(f"the index in {self.folder.root}/ is inconsistent ({'; '.join(problems)}); {repair}")
         self.passage_letter = rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64)
-        self.sentence_ptr = np.append(rows[:, 1], m).astype(np.int64) if n else np.zeros(1, np.int64)
-        self.letter_first = np.searchsorted(self.passage_letter, np.arange(len(self.letters) + 1))
-        self._vectors = self._flat_vectors()
+        self.letter_first, self.sentence_ptr = passage_layout(rows, len(self.letters), m)
+        self._vectors = flat_vectors(self.dense)
         self._cache: OrderedDict[int, LetterRecord] = OrderedDict()
         self._facts: dict[int, tuple] = {}
         self.path_index = {e["path"]: i for i, e in enumerate(self.letters)}
         self._lock = Lock()
-
-    def _flat_vectors(self) -> np.ndarray | None:
-        """The passage vectors as a NumPy view of the FAISS flat index (no copy)."""
-        import faiss
-
-        if self.dense.ntotal == 0 or not isinstance(self.dense, faiss.IndexFlat):
-            return None
-        ptr = faiss.rev_swig_ptr(self.dense.get_xb(), self.dense.ntotal * self.dense.d)
-        return np.asarray(ptr).reshape(self.dense.ntotal, self.dense.d)
 
     # -------------------------------------------------------------- letters
     @property
@@ -167,8 +157,7 @@ class Snapshot:
             if len(self._facts) > 200_000:
                 self._facts.clear()
             markers = evidence.sentence_markers(text)
-            stance = -1 if markers[1] else (1 if markers[2] else 0)
-            facts = self._facts[row] = (tokenize(text), stance, markers)
+            facts = self._facts[row] = (tokenize(text), evidence.stance_of(markers), markers)
         return facts
 
     def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,
@@ -204,3 +193,23 @@ class Snapshot:
                 value = evidence.score(float(dense[j]), whole, match, stance, typed)
                 out.append(Scored(p, lo + j, letter, value, float(dense[j]), match, float(passage_scores[p])))
         return out
+
+
+def passage_layout(rows: np.ndarray, n_letters: int, n_sentences: int) -> tuple[np.ndarray, np.ndarray]:
+    """From a generation's ``passages.npy`` rows (letter number, first sentence row): where each
+    letter's passages start (``n_letters + 1`` entries) and where each passage's sentences start
+    (``n_passages + 1`` entries)."""
+    if len(rows) == 0:
+        return np.zeros(n_letters + 1, np.int64), np.zeros(1, np.int64)
+    letter_first = np.searchsorted(rows[:, 0], np.arange(n_letters + 1)).astype(np.int64)
+    return letter_first, np.append(rows[:, 1], n_sentences).astype(np.int64)
+
+
+def flat_vectors(index) -> np.ndarray | None:
+    """The vectors of a FAISS flat index as a NumPy view (no copy; valid while ``index`` lives),
+    or None for another kind of index."""
+    import faiss
+
+    if index.ntotal == 0 or not isinstance(index, faiss.IndexFlat):
+        return None
+    return np.asarray(faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)).reshape(index.ntotal, index.d)

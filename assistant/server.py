@@ -49,9 +49,9 @@ def prepare(corpus: Path, index: Path, model: str | None = None, watch: bool = T
         corpus.mkdir(parents=True, exist_ok=True)
         print(f"No letters in {corpus}/ yet: add .pdf or .txt letters there or in the app's Letters tab.", flush=True)
     if watch:
-        from .watch import FolderWatcher
+        from .watch import keep_in_sync
 
-        FolderWatcher(corpus, lambda: print(assistant.sync(corpus, progress=False).summary(), flush=True)).start()
+        keep_in_sync(assistant, corpus)
     return assistant
 
 

@@ -96,7 +96,8 @@ class KeywordIndex:
         tf = sp.csr_matrix((np.ones(len(flat), np.float32), (rows, np.asarray(flat, np.int64))),
                            shape=(max(n, 1), n_vocab))
         if groups is not None and width > 0 and n > 1:
-            keys = np.asarray([hash(g) for g in groups], dtype=np.int64)
+            codes: dict = {}
+            keys = np.asarray([codes.setdefault(g, len(codes)) for g in groups], dtype=np.int64)
             adjacency = sp.identity(n, dtype=np.float32, format="csr")
             for d in range(1, width + 1):
                 same = np.flatnonzero(keys[d:] == keys[:-d])

@@ -92,3 +92,9 @@ class FolderWatcher:
                 self.on_change()
             except Exception:  # noqa: BLE001 - a failed sync is logged; the watcher keeps watching
                 log.exception("sync after a change in %s failed", self.folder)
+
+
+def keep_in_sync(assistant, folder: Path | str) -> FolderWatcher:
+    """Start watching ``folder`` and sync ``assistant`` with it after each settled change,
+    printing each sync's report (for the command line and the web app's terminal)."""
+    return FolderWatcher(folder, lambda: print(assistant.sync(folder, progress=False).summary(), flush=True)).start()

@@ -11,7 +11,6 @@ import logging
 import re
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -124,8 +123,6 @@ def letters_table(assistant: Assistant) -> list[list]:
 
 def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UPLOAD_MB):
     """The Gradio Blocks app for one assistant and its corpus folder."""
-    sync_lock = threading.Lock()
-
     def ask_api(question: str) -> dict:
         """Answer a question; returns the JSON contract of ``Answer.to_dict()``."""
         return assistant.ask(question).to_dict()
@@ -169,9 +166,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         return f"<h4>{head}</h4><div id='letter-view'>{letter_html(rec.text, spans, (c['start'], c['end']), rec.page_starts)}</div>"
 
     def reindex(progress=gr.Progress()):
-        with sync_lock:
-            report = assistant.sync(corpus, progress=False,
-                                    on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"))
+        report = assistant.sync(corpus, progress=False,  # Assistant.sync runs one sync at a time
+                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"))
         return "```\n" + report.summary() + "\n```", letters_table(assistant), gr.update(choices=assistant.authorities())
 
     def upload(files, progress=gr.Progress()):

@@ -69,12 +69,16 @@ def test_a_killed_save_leaves_the_old_or_the_new_state(tmp_path, point):
     assert shas <= stored
 
 
-def test_readers_keep_answering_while_letters_come_and_go(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    index = tmp_path / "index"
+@pytest.fixture
+def indexed_copy(corpus_copy, tmp_path):
+    """A writable copy of the five letters, indexed with the fake embedder: (corpus, index, embedder)."""
     emb = FakeEmbedder()
-    sync(corpus, index, emb, progress=False)
+    sync(corpus_copy, tmp_path / "index", emb, progress=False)
+    return corpus_copy, tmp_path / "index", emb
+
+
+def test_readers_keep_answering_while_letters_come_and_go(indexed_copy, tmp_path):
+    corpus, index, emb = indexed_copy
     a = Assistant.open(index, embedder=emb)
     errors, seen_after = [], []
     removed = threading.Event()
@@ -153,12 +157,8 @@ def bomb_pdf(path: Path, mb: int = 300) -> Path:
     return path
 
 
-def test_bad_letters_are_reported_and_nothing_indexed_is_damaged(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    index = tmp_path / "index"
-    emb = FakeEmbedder()
-    sync(corpus, index, emb, progress=False)
+def test_bad_letters_are_reported_and_nothing_indexed_is_damaged(indexed_copy):
+    corpus, index, emb = indexed_copy
     before = Assistant.open(index, embedder=emb).ask("How long was the CAMHS waiting list in Wirral?").to_dict()
 
     bomb_pdf(corpus / "bomb.pdf")
