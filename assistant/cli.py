@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("speed", help="build, query and start-up figures on synthetic letters")
     _bench_args(b)
     b.add_argument("--questions", type=int, default=50)
+    b.add_argument("--keep", type=Path, help="build each index in KEEP/index-N and keep it; a later run "
+                                             "with the same KEEP reuses it and measures questions only")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
@@ -166,7 +168,7 @@ def _bench(args) -> int:
     elif args.bench == "speed":
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
         embedder = load_embedder(args.model, args.backend)
-        results = bench.bench_speed(args.tool, sizes, embedder, questions=args.questions,
+        results = bench.bench_speed(args.tool, sizes, embedder, questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         if args.json:
             for r in results:

@@ -15,7 +15,7 @@ from .answer import (NOTHING, Answer, Citation, checked_line, compose_grouped, c
                      verify)
 from .chunking import clean
 from .config import default_index_dir
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, load_embedder, one_blas_thread
 from .errors import IndexMissingError
 from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader
@@ -51,6 +51,7 @@ class Assistant:
     """Answers questions from one index folder. Safe to share between threads."""
 
     def __init__(self, index_dir: Path | str, embedder: Embedder, snapshot: Snapshot | None):
+        one_blas_thread()
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self._snapshot = snapshot
@@ -169,28 +170,26 @@ class Assistant:
         t2 = time.perf_counter()
         checked = {"letters": n_letters, "authorities": n_auth}
         if query.aggregate:
-            answer = self._grouped(snap, query, scores, qvec, qtokens, allowed, checked)
+            answer = self._grouped(snap, query, scores, qvec, allowed, checked)
         else:
-            answer = self._focused(snap, query, scores, qvec, qtokens, checked)
+            answer = self._focused(snap, query, scores, qvec, checked)
         if timings is not None:
             end = time.perf_counter()
             timings.update(embed=t1 - t0, search=t2 - t1, compose=(end - t2) + (t0 - clock))
         return answer
 
-    def _grouped(self, snap, query, scores, qvec, qtokens, allowed, checked) -> Answer:
-        best_by_letter: dict[int, list[Scored]] = {}
-        scored_rows: dict[int, Scored] = {}
+    def _grouped(self, snap, query, scores, qvec, allowed, checked) -> Answer:
+        probe = snap.probe(query.topic, query.question)
+        read: list[int] = []
         for rank, letter in enumerate(snap.shortlist(scores, allowed, SHORTLIST)):
             lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
-            if hi <= lo:
-                continue
-            local = scores[lo:hi]
-            read = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
-            top = (lo + np.argsort(-local)[:read]).tolist()
-            sents = sorted(snap.score_sentences(top, scores, qvec, query.topic, query.question), key=lambda s: -s.score)
-            scored_rows.update((x.row, x) for x in sents)
-            if sents:
-                best_by_letter[int(letter)] = sents
+            depth = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
+            read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
+        best_by_letter: dict[int, list[Scored]] = {}
+        scored = snap.score_sentences(read, scores, qvec, probe)
+        scored_rows = {x.row: x for x in scored}
+        for s in sorted(scored, key=lambda s: -s.score):
+            best_by_letter.setdefault(s.letter, []).append(s)
         if not best_by_letter:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
         # an authority counts when its best letter clears the bar; then each of its letters
@@ -230,10 +229,11 @@ class Assistant:
         return Answer(query.question, True, text, [n for n, _ in groups if n != UNRECOGNISED],
                       checked, citations, query.to_dict())
 
-    def _focused(self, snap, query, scores, qvec, qtokens, checked) -> Answer:
+    def _focused(self, snap, query, scores, qvec, checked) -> Answer:
         finite = np.flatnonzero(np.isfinite(scores))
         top = finite[np.argsort(-scores[finite])[:FOCUSED_PASSAGES]].tolist()
-        sents = sorted(snap.score_sentences(top, scores, qvec, query.topic, query.question), key=lambda s: -s.score)
+        probe = snap.probe(query.topic, query.question)
+        sents = sorted(snap.score_sentences(top, scores, qvec, probe), key=lambda s: -s.score)
         if not sents or sents[0].score < THRESHOLD:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
         bar = max(THRESHOLD, FOCUSED_RELATIVE * sents[0].score)

@@ -19,6 +19,7 @@ that carry its stance are left out of the word signal: the stance signal has the
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .textsearch import tokenize
 
@@ -223,6 +224,52 @@ def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str],
         return False
     hits = [i for i, s in enumerate(stems) if s in targets]
     return any(abs(m - h) <= SENTENCE_REACH for m in marks for h in hits)
+
+
+#: Answer types a sentence can hold, as bits of its stored flags (see ``sentence_facts``).
+ANSWER_TYPE_BITS = {"date": 1, "quantity": 2, "person": 4}
+
+
+def sentence_facts(sentence: str) -> tuple[list[str], list[str], list[int], int]:
+    """What scoring needs of a sentence, none of it depending on the question: its keyword
+    tokens, its word stems, its stance words (position * 2, + 1 for a strength word) and
+    the answer types it holds (ANSWER_TYPE_BITS). Worked out once, when letters are indexed."""
+    stems, deficits, strengths = sentence_markers(sentence)
+    marks = sorted([2 * i for i in deficits] + [2 * i + 1 for i in strengths])
+    flags = sum(bit for kind, bit in ANSWER_TYPE_BITS.items() if has_answer_type(sentence, kind))
+    return tokenize(sentence), stems, marks, flags
+
+
+def facts_signature() -> str:
+    """A short hash of everything ``sentence_facts`` depends on (word lists, patterns, the
+    tokenizer's stop words). An index whose stored facts carry another signature has them
+    worked out again by `assistant index` (no letter is embedded again)."""
+    import hashlib
+
+    from .textsearch import STOPWORDS
+
+    parts = [sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
+             _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _PERSON.pattern, sorted(STOPWORDS),
+             sorted(ANSWER_TYPE_BITS.items())]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The question's side of sentence scoring, worked out once per question."""
+
+    terms: list[str]  # content words, in order
+    weights: dict[str, float]  # each distinct content word's weight (rarer weighs more)
+    want: int  # question_stance
+    targets: frozenset[str]  # stance_targets
+    kind: str | None  # answer_type
+
+
+def probe(topic: str, question: str, idf) -> Probe:
+    """``idf(word)`` gives a word's rarity in the collection."""
+    terms = content_terms(topic)
+    return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, question_stance(topic),
+                 frozenset(stance_targets(topic, idf)), answer_type(question or topic))
 
 
 def answer_type(question: str) -> str | None:

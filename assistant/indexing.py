@@ -22,8 +22,10 @@ from .embedding import Embedder, embed_with_sentences
 from .errors import IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
-from .retrieval import flat_vectors, passage_layout
-from .store import FORMAT_VERSION, IndexFolder, LetterRecord, crash_point
+from . import evidence
+from .retrieval import passage_layout
+from .search import stored_vectors, write_dense
+from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point
 from .textsearch import WINDOW, KeywordIndex, tokenize
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class SyncReport:
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)  # seconds spent reading, embedding, writing
     generation: int = 0
+    upgraded: bool = False  # the index's layout was brought up to date (nothing re-embedded)
 
     @property
     def changed_anything(self) -> bool:
@@ -66,6 +69,8 @@ class SyncReport:
             f"{len(self.renamed)} renamed, {len(self.unchanged)} unchanged, {len(self.failed)} failed "
             f"-> {self.letters} letters, {self.passages} passages ({self.seconds:.1f} s)"
         ]
+        if self.upgraded:
+            lines.append("  index layout brought up to date (no letter embedded again)")
         lines += [f"  renamed: {a} -> {b}" for a, b in self.renamed]
         lines += [f"  same text as {b}, indexed once: {a}" for a, b in self.duplicates]
         lines += [f"  FAILED {p}: {why}" for p, why in self.failed]
@@ -136,7 +141,7 @@ def sync(
         raise LetterError(f"the letters folder {corpus}/ does not exist; create it and put .pdf or .txt letters in it")
     old = None
     if folder.exists() and not rebuild:
-        old = folder.read_manifest()
+        old = folder.read_manifest(upgrade=True)  # an older format gets a new generation below
         check_compatible(old, embedder, settings, folder.root)
     old_entries = old["letters"] if old else []
     settings_block = _settings_block(embedder, settings)
@@ -205,7 +210,10 @@ def sync(
     failed_entries = [{"path": p, "reason": r, "sha256": current.get(p)} for p, r in report.failed]
 
     t_write = time.perf_counter()
-    same_rows = old is not None and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
+    current_layout = old is not None and old["format"] == FORMAT_VERSION and \
+        old.get("sentence_facts") == evidence.facts_signature()
+    report.upgraded = old is not None and not current_layout and not rebuild
+    same_rows = current_layout and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
     if old is not None and same_rows and not rebuild:
         generation = old["generation"]
         files = old["files"]
@@ -226,6 +234,7 @@ def sync(
     manifest = {
         "format": FORMAT_VERSION,
         **settings_block,
+        "sentence_facts": evidence.facts_signature(),
         "generation": generation,
         "files": files,
         "letters": ordered,
@@ -315,6 +324,20 @@ def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entr
         (report.changed if rel in old_path_sha else report.added).append(rel)
 
 
+@dataclass
+class _LetterArrays:
+    """One letter's rows in a generation's arrays."""
+
+    vectors: np.ndarray  # per passage
+    sentence_vectors: np.ndarray  # per sentence
+    spans: np.ndarray  # per sentence: start, end
+    tokens: Ragged  # per passage: keyword token ids
+    sections: np.ndarray  # per passage: section number within the letter
+    counts: np.ndarray  # per passage: number of sentences
+    facts: dict[str, Ragged]  # per sentence: see SENTENCE_FACTS
+    flags: np.ndarray  # per sentence: answer-type bits
+
+
 class _Generation:
     """The arrays of a committed generation, read once, sliced per letter (for reuse)."""
 
@@ -326,24 +349,47 @@ class _Generation:
         rows = np.load(gen / "passages.npy", allow_pickle=False)
         self.spans = np.load(gen / "sentences.npy", allow_pickle=False)
         self.sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        self.tokens = np.load(gen / "tokens.npy", allow_pickle=False)
-        self.token_ptr = np.load(gen / "token_ptr.npy", allow_pickle=False)
+        self.tokens = Ragged.load(gen, "tokens")
+        self.facts = {name: Ragged.load(gen, name) for name in SENTENCE_FACTS}
+        self.flags = np.load(gen / "sentence_flags.npy", allow_pickle=False)
         self.sections = np.load(gen / "sections.npy", allow_pickle=False)
         self.vocab = json.loads((gen / "vocab.json").read_text(encoding="utf-8"))
-        index = faiss.read_index(str(gen / "dense.faiss"))
-        view = flat_vectors(index)
-        self.vectors = view.copy() if view is not None else np.zeros((0, index.d), np.float32)
+        self.index = faiss.read_index(str(gen / "dense.faiss"))
+        self.vectors = stored_vectors(self.index)
         self.first, self.sent_first = passage_layout(rows, len(manifest["letters"]), len(self.spans))
 
-    def letter(self, sha: str):
-        """(vectors, sentence vectors, spans, token lists as strings' ids, section ordinals, sentence counts)."""
+    def letter(self, sha: str) -> _LetterArrays:
         k = self.shas[sha]
         lo, hi = int(self.first[k]), int(self.first[k + 1])
         slo, shi = int(self.sent_first[lo]), int(self.sent_first[hi])
-        counts = np.diff(self.sent_first[lo:hi + 1])
-        tokens = [self.tokens[self.token_ptr[i]:self.token_ptr[i + 1]] for i in range(lo, hi)]
-        return (self.vectors[lo:hi], np.asarray(self.sentence_vectors[slo:shi]), self.spans[slo:shi], tokens,
-                self.sections[lo:hi], counts)
+        return _LetterArrays(
+            self.vectors[lo:hi], self.sentence_vectors[slo:shi], self.spans[slo:shi],
+            self.tokens.rows(lo, hi), self.sections[lo:hi], np.diff(self.sent_first[lo:hi + 1]),
+            {name: r.rows(slo, shi) for name, r in self.facts.items()}, self.flags[slo:shi])
+
+
+def _letter_arrays(folder: IndexFolder, entry: dict, record: LetterRecord | None, ids: dict[str, int]) -> _LetterArrays:
+    """A letter's rows worked out from its own files (a new letter, or no reusable generation)."""
+    sha = entry["sha256"]
+    record = record or folder.read_letter(sha)
+    vecs, sent_vecs = folder.read_letter_vectors(sha)
+    if len(vecs) != len(record.chunks) or len(sent_vecs) != sum(len(c.sentences) for c in record.chunks):
+        raise LetterError(f"{entry['path']}: stored vectors do not match its passages; run with --rebuild")
+
+    def word_ids(words):
+        return [ids.setdefault(w, len(ids)) for w in words]
+
+    spans = np.array([s for c in record.chunks for s in c.sentences], dtype=np.int64).reshape(-1, 2)
+    order: dict = {}
+    sections = np.array([order.setdefault(c.section, len(order)) for c in record.chunks], dtype=np.int32)
+    facts = [evidence.sentence_facts(record.text[s:e]) for s, e in spans]
+    return _LetterArrays(
+        vecs, sent_vecs, spans, Ragged.from_rows([word_ids(doc) for doc in record.tokens]), sections,
+        np.array([len(c.sentences) for c in record.chunks], dtype=np.int64),
+        {"sentence_tokens": Ragged.from_rows([word_ids(f[0]) for f in facts]),
+         "sentence_stems": Ragged.from_rows([word_ids(f[1]) for f in facts]),
+         "sentence_marks": Ragged.from_rows([f[2] for f in facts])},
+        np.array([f[3] for f in facts], dtype=np.uint8))
 
 
 def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
@@ -351,64 +397,60 @@ def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
     """Write the search structures over ``entries`` (in order) into ``gen_dir``.
 
     Letters already in the previous generation are copied from its arrays (no per-letter
-    reads); only new letters come from their own files.
+    reads); only new letters come from their own files. Returns the manifest's "files" block.
     """
-    import faiss
-
     prev = None
-    if previous is not None:
+    if previous is not None and previous.get("format") == FORMAT_VERSION and \
+            previous.get("sentence_facts") == evidence.facts_signature():
         try:
             prev = _Generation(folder, previous)
-        except (OSError, ValueError, KeyError):  # an older layout or a damaged generation: read letters
+        except (OSError, ValueError, KeyError):  # a damaged generation: read the letters instead
             prev = None
     vocab: list[str] = list(prev.vocab) if prev else []
     ids = {t: i for i, t in enumerate(vocab)}
-    vec_parts, sent_parts, span_parts, token_lists, groups, passage_rows = [], [], [], [], [], []
-    section_ords: list[int] = []
-    sent_base = 0
+    parts: list[_LetterArrays] = []
+    groups, passage_rows, sent_base = [], [], 0
     for number, e in enumerate(entries):
         sha = e["sha256"]
         if prev is not None and sha in prev.shas and sha not in records:
-            vecs, sent_vecs, spans, toks, sections, counts = prev.letter(sha)
+            part = prev.letter(sha)
         else:
-            record = records.get(sha) or folder.read_letter(sha)
-            vecs, sent_vecs = folder.read_letter_vectors(sha)
-            if len(vecs) != len(record.chunks) or len(sent_vecs) != sum(len(c.sentences) for c in record.chunks):
-                raise LetterError(f"{e['path']}: stored vectors do not match its passages; run with --rebuild")
-            spans = np.array([s for c in record.chunks for s in c.sentences], dtype=np.int64).reshape(-1, 2)
-            toks = [np.array([ids.setdefault(t, len(ids)) for t in doc], dtype=np.int32) for doc in record.tokens]
-            order: dict = {}
-            sections = np.array([order.setdefault(c.section, len(order)) for c in record.chunks], dtype=np.int32)
-            counts = np.array([len(c.sentences) for c in record.chunks], dtype=np.int64)
-        vec_parts.append(np.asarray(vecs, dtype=np.float32))
-        sent_parts.append(np.asarray(sent_vecs, dtype=np.float16))
-        span_parts.append(spans)
-        token_lists.extend(toks)
-        section_ords.extend(int(x) for x in sections)
-        groups.extend((number, int(x)) for x in sections)
-        for c in counts:
+            part = _letter_arrays(folder, e, records.get(sha), ids)
+        parts.append(part)
+        groups.extend((number, int(x)) for x in part.sections)
+        for c in part.counts:
             passage_rows.append((number, sent_base))
             sent_base += int(c)
     if len(ids) > len(vocab):
         vocab.extend([None] * (len(ids) - len(vocab)))
         for t, i in ids.items():
             vocab[i] = t
-    vectors = np.concatenate(vec_parts) if vec_parts else np.zeros((0, dim), np.float32)
-    index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(vectors)
-    faiss.write_index(index, str(gen_dir / "dense.faiss"))
-    lengths = np.array([len(t) for t in token_lists], dtype=np.int64)
-    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    flat = np.concatenate(token_lists).astype(np.int32) if token_lists else np.zeros(0, np.int32)
-    KeywordIndex.build_ids(flat, ptr, vocab, groups, WINDOW).save(gen_dir / "keyword")
+    vectors = np.concatenate([p.vectors for p in parts]).astype(np.float32, copy=False) if parts \
+        else np.zeros((0, dim), np.float32)
+    # sentence vectors go straight to their file (the largest array: no second copy in memory)
+    sents = np.lib.format.open_memmap(gen_dir / "sentence_vectors.npy", mode="w+", dtype=np.float16,
+                                      shape=(sent_base, dim)) if sent_base else np.zeros((0, dim), np.float16)
+    if not sent_base:
+        np.save(gen_dir / "sentence_vectors.npy", sents, allow_pickle=False)
+    row = 0
+    for p in parts:
+        sents[row:row + len(p.sentence_vectors)] = p.sentence_vectors
+        row += len(p.sentence_vectors)
+    if sent_base:
+        sents.flush()
+    search = write_dense(gen_dir / "dense.faiss", vectors, sents, previous=prev.index if prev else None)
+    del sents
+    tokens = Ragged.concat([p.tokens for p in parts])
+    KeywordIndex.build_ids(tokens.values, tokens.ptr, vocab, groups, WINDOW).save(gen_dir / "keyword")
+    tokens.save(gen_dir, "tokens")
+    for name in SENTENCE_FACTS:
+        Ragged.concat([p.facts[name] for p in parts]).save(gen_dir, name)
+    np.save(gen_dir / "sentence_flags.npy", np.concatenate([p.flags for p in parts]) if parts
+            else np.zeros(0, np.uint8), allow_pickle=False)
     np.save(gen_dir / "passages.npy", np.array(passage_rows, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
-    spans = np.concatenate(span_parts) if span_parts else np.zeros((0, 2), np.int64)
+    spans = np.concatenate([p.spans for p in parts]) if parts else np.zeros((0, 2), np.int64)
     np.save(gen_dir / "sentences.npy", spans.astype(np.int64), allow_pickle=False)
-    sents = np.concatenate(sent_parts) if sent_parts else np.zeros((0, dim), np.float16)
-    np.save(gen_dir / "sentence_vectors.npy", sents, allow_pickle=False)
-    np.save(gen_dir / "token_ptr.npy", ptr, allow_pickle=False)
-    np.save(gen_dir / "tokens.npy", flat, allow_pickle=False)
-    np.save(gen_dir / "sections.npy", np.array(section_ords, dtype=np.int32), allow_pickle=False)
+    np.save(gen_dir / "sections.npy", np.concatenate([p.sections for p in parts]).astype(np.int32) if parts
+            else np.zeros(0, np.int32), allow_pickle=False)
     (gen_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    return {"search": "flat"}
+    return search

@@ -14,11 +14,12 @@ from threading import Lock
 
 import numpy as np
 
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexMismatchError
 from .fusion import fuse
-from .store import IndexFolder, LetterRecord
 from . import evidence
-from .textsearch import KeywordIndex, tokenize
+from .search import dense_scores, flat_vectors
+from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged
+from .textsearch import KeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,22 @@ class Snapshot:
             self.sentence_spans = np.load(gen / "sentences.npy", allow_pickle=False)
             self.sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
             self.keyword = KeywordIndex.load(gen / "keyword", n_docs=len(rows))
+            self.facts = {name: Ragged.load(gen, name, mmap=True) for name in SENTENCE_FACTS}
+            self.flags = np.load(gen / "sentence_flags.npy", allow_pickle=False)
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexCorruptError(f"the index in {self.folder.root}/ is incomplete ({exc}); {repair}") from None
+        if self.manifest.get("sentence_facts") != evidence.facts_signature():
+            raise IndexMismatchError(
+                f"the index in {self.folder.root}/ holds sentence facts worked out by another version; run "
+                f"`assistant index --index {self.folder.root}` to update them (letters are not embedded again)")
         counts = self.manifest["counts"]
         self.letters: list[dict] = self.manifest["letters"]
         n, m = len(rows), len(self.sentence_spans)
         problems = []
         if self.dense.ntotal != n or counts["passages"] != n or (n and self.keyword.size != n):
             problems.append(f"{self.dense.ntotal} vectors, {n} passages, manifest says {counts['passages']}")
+        if any(len(r) != m for r in self.facts.values()) or len(self.flags) != m:
+            problems.append(f"sentence facts for {sorted({len(r) for r in self.facts.values()})} of {m} sentences")
         if len(self.sentence_vectors) != m or counts["sentences"] != m:
             problems.append(f"{len(self.sentence_vectors)} sentence vectors for {m} sentences")
         if n and int(rows[:, 0].max()) >= len(self.letters):
@@ -70,8 +79,8 @@ class Snapshot:
         self.passage_letter = rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64)
         self.letter_first, self.sentence_ptr = passage_layout(rows, len(self.letters), m)
         self._vectors = flat_vectors(self.dense)
+        self._ef_search = (self.manifest["files"].get("hnsw") or {}).get("ef_search")
         self._cache: OrderedDict[int, LetterRecord] = OrderedDict()
-        self._facts: dict[int, tuple] = {}
         self.path_index = {e["path"]: i for i, e in enumerate(self.letters)}
         self._lock = Lock()
 
@@ -100,10 +109,10 @@ class Snapshot:
     def authorities(self) -> list[str]:
         return sorted({e["meta"]["authority"] for e in self.letters if e["meta"].get("authority")})
 
-    def passage_vector(self, passage: int) -> np.ndarray:
+    def passage_vectors(self, passages: np.ndarray) -> np.ndarray:
         if self._vectors is not None:
-            return self._vectors[passage]
-        return self.dense.reconstruct(int(passage))
+            return self._vectors[passages]
+        return np.stack([self.dense.reconstruct(int(p)) for p in passages])
 
     def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
         """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
@@ -126,14 +135,7 @@ class Snapshot:
         mask = letters[self.passage_letter] if self.size else np.zeros(0, bool)
         if not mask.any():
             return np.full(self.size, -np.inf, dtype=np.float32)
-        if self._vectors is not None:
-            dense = self._vectors @ qvec
-        else:
-            dense = np.zeros(self.size, dtype=np.float32)
-            k = min(self.size, 2000)
-            scores, ids = self.dense.search(qvec[None, :], k)
-            ok = ids[0] >= 0
-            dense[ids[0][ok]] = scores[0][ok]
+        dense = dense_scores(self.dense, self._vectors, qvec, self._ef_search)
         keyword = self.keyword.scores(qtokens)
         return fuse(dense, keyword, mask=mask)
 
@@ -150,49 +152,91 @@ class Snapshot:
         order = np.argsort(-best, kind="stable")[:size]
         return [int(allowed[i]) for i in order if np.isfinite(best[i])]
 
-    def _sentence_facts(self, row: int, text: str) -> tuple:
-        """A sentence's words, stance and stance-word positions: none depends on the question (cached)."""
-        facts = self._facts.get(row)
-        if facts is None:
-            if len(self._facts) > 200_000:
-                self._facts.clear()
-            markers = evidence.sentence_markers(text)
-            facts = self._facts[row] = (tokenize(text), evidence.stance_of(markers), markers)
-        return facts
+    def probe(self, topic: str, question: str = "") -> evidence.Probe:
+        """The question's side of sentence scoring (see ``score_sentences``)."""
+        return evidence.probe(topic, question, self.keyword.idf)
 
     def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,
-                        topic: str, question: str = "") -> list[Scored]:
-        """Every sentence of ``passages`` with its calibrated evidence score (see ``evidence``)."""
-        terms = evidence.content_terms(topic)
-        weights = {t: self.keyword.idf(t) ** 2 for t in set(terms)}  # rare words decide
-        want = evidence.question_stance(topic)
-        kind = evidence.answer_type(question or topic)
-        targets = evidence.stance_targets(topic, self.keyword.idf)
-        out = []
-        for p in passages:
-            lo, hi = int(self.sentence_ptr[p]), int(self.sentence_ptr[p + 1])
-            if hi <= lo:
-                continue
-            letter = int(self.passage_letter[p])
-            text = self.record(letter).text
-            dense = np.asarray(self.sentence_vectors[lo:hi], dtype=np.float32) @ qvec
-            whole = float(self.passage_vector(p) @ qvec)
-            pieces = [text[s:e] for s, e in self.sentence_spans[lo:hi]]
-            facts = [self._sentence_facts(lo + j, pieces[j]) for j in range(hi - lo)]
-            words = [f[0] for f in facts]
-            matches = [want * f[1] if want else 0 for f in facts]
-            aimed = [m > 0 and bool(targets) and evidence.targeted(facts[j][2], targets, want)
-                     for j, m in enumerate(matches)]
-            for j in range(hi - lo):
-                near = set(words[j - 1] if j else ()) | set(words[j + 1] if j + 1 < len(words) else ())
-                match = evidence.word_match(terms, weights, words[j], near)
-                stance = matches[j]
-                typed = evidence.has_answer_type(pieces[j], kind) if kind else False
-                if stance > 0 and targets and not any(aimed[k] for k in (j - 1, j, j + 1) if 0 <= k < len(aimed)):
-                    stance = 0  # a weakness, but not of the thing asked about (here or beside it)
-                value = evidence.score(float(dense[j]), whole, match, stance, typed)
-                out.append(Scored(p, lo + j, letter, value, float(dense[j]), match, float(passage_scores[p])))
-        return out
+                        probe: evidence.Probe) -> list[Scored]:
+        """Every sentence of ``passages`` with its calibrated evidence score (see ``evidence``).
+
+        Works on the sentence facts stored in the index, for all sentences at once: no letter
+        is read and nothing is worked out per sentence but the stance check of the few
+        sentences whose stance matches the question's.
+        """
+        passages = np.asarray(passages, dtype=np.int64)
+        if len(passages) == 0:
+            return []
+        lo, hi = self.sentence_ptr[passages], self.sentence_ptr[passages + 1]
+        counts = hi - lo
+        n = int(counts.sum())
+        if n == 0:
+            return []
+        owner = np.repeat(np.arange(len(passages)), counts)  # position in passages, per sentence
+        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(n)
+        dense = np.asarray(self.sentence_vectors[rows], dtype=np.float32) @ qvec
+        whole = (self.passage_vectors(passages) @ qvec)[owner]
+        # neighbours: the sentences before and after, in the same passage
+        prev_ok = np.r_[False, owner[1:] == owner[:-1]]
+        next_ok = np.r_[owner[:-1] == owner[1:], False]
+
+        match = self._word_match(rows, prev_ok, next_ok, probe)
+        marks, mark_row = self.facts["sentence_marks"].gather(rows)
+        weak = np.bincount(mark_row[marks % 2 == 0], minlength=n) > 0
+        strong = np.bincount(mark_row[marks % 2 == 1], minlength=n) > 0
+        stance = np.where(weak, -1, np.where(strong, 1, 0)) * probe.want
+        if probe.targets and probe.want and (stance > 0).any():
+            # a weakness counts only when it is about what was asked (here or beside it)
+            aimed = np.zeros(n, bool)
+            target_ids = {self.keyword.word_id(t) for t in probe.targets} - {None}
+            stems = self.facts["sentence_stems"]
+            kind = 0 if probe.want < 0 else 1
+            for i in np.flatnonzero(stance > 0):
+                own = marks[mark_row == i]
+                where = own[own % 2 == kind] // 2
+                hits = np.flatnonzero(np.isin(stems[int(rows[i])], list(target_ids)))
+                aimed[i] = bool(len(hits)) and bool((np.abs(where[:, None] - hits[None, :]) <= evidence.SENTENCE_REACH).any())
+            near = aimed | (np.r_[aimed[1:], False] & next_ok) | (np.r_[False, aimed[:-1]] & prev_ok)
+            stance = np.where((stance > 0) & ~near, 0, stance)
+        bit = evidence.ANSWER_TYPE_BITS.get(probe.kind or "", 0)
+        typed = (self.flags[rows] & bit) > 0 if bit else np.zeros(n, bool)
+        values = evidence.score(dense, whole, match, stance, typed)
+        letters = self.passage_letter[passages][owner]
+        return [Scored(int(passages[o]), int(r), int(l), float(v), float(d), float(m), float(passage_scores[passages[o]]))
+                for o, r, l, v, d, m in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
+                                            dense.tolist(), match.tolist())]
+
+    def _word_match(self, rows: np.ndarray, prev_ok: np.ndarray, next_ok: np.ndarray,
+                    probe: evidence.Probe) -> np.ndarray:
+        """``evidence.word_match`` for many sentences at once, from their stored token ids."""
+        n = len(rows)
+        if not probe.weights:
+            return np.zeros(n)
+        values, row_of = self.facts["sentence_tokens"].gather(rows)
+        terms = list(probe.weights)
+        ids = [self.keyword.word_id(t) for t in terms]
+        present = np.zeros((n, len(terms)), bool)
+        for k, i in enumerate(ids):
+            if i is not None:
+                present[np.unique(row_of[values == i]), k] = True
+        near = np.zeros_like(present)
+        near[1:] |= present[:-1] & prev_ok[1:, None]
+        near[:-1] |= present[1:] & next_ok[:-1, None]
+        weights = np.array([probe.weights[t] for t in terms])
+        total = weights.sum() or 1.0
+        cover = (present @ weights + evidence.NEAR_CREDIT * ((near & ~present) @ weights)) / total
+        pairs = list(zip(probe.terms, probe.terms[1:]))
+        if pairs:
+            same = row_of[1:] == row_of[:-1]
+            found = np.zeros(n)
+            for a, b in pairs:
+                ia, ib = self.keyword.word_id(a), self.keyword.word_id(b)
+                if ia is None or ib is None:
+                    continue
+                hit = same & (values[:-1] == ia) & (values[1:] == ib)
+                found += np.bincount(row_of[:-1][hit], minlength=n) > 0
+            cover = 0.8 * cover + 0.2 * found / len(pairs)
+        return cover ** evidence.WORD_POWER
 
 
 def passage_layout(rows: np.ndarray, n_letters: int, n_sentences: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,13 +247,3 @@ def passage_layout(rows: np.ndarray, n_letters: int, n_sentences: int) -> tuple[
         return np.zeros(n_letters + 1, np.int64), np.zeros(1, np.int64)
     letter_first = np.searchsorted(rows[:, 0], np.arange(n_letters + 1)).astype(np.int64)
     return letter_first, np.append(rows[:, 1], n_sentences).astype(np.int64)
-
-
-def flat_vectors(index) -> np.ndarray | None:
-    """The vectors of a FAISS flat index as a NumPy view (no copy; valid while ``index`` lives),
-    or None for another kind of index."""
-    import faiss
-
-    if index.ntotal == 0 or not isinstance(index, faiss.IndexFlat):
-        return None
-    return np.asarray(faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)).reshape(index.ntotal, index.d)

@@ -12,9 +12,13 @@ Layout::
         passages.npy              per passage: letter number, first sentence row
         sentences.npy             per sentence: start, end (characters in its letter)
         sentence_vectors.npy      float16, memory-mapped
-        tokens.npy, token_ptr.npy, vocab.json, sections.npy
+        tokens.npy, tokens_ptr.npy, vocab.json, sections.npy
                                   each passage's keyword tokens and section, so the next
                                   generation reuses them instead of re-reading every letter
+        sentence_tokens, sentence_stems, sentence_marks (.npy + _ptr.npy), sentence_flags.npy
+                                  what the sentence scorer needs to know of each sentence
+                                  (its words, stems, weakness/strength words, answer types),
+                                  worked out once here so questions never re-read letters
 
 Per-letter files are named by content, so a renamed letter keeps them and the same text
 under two names is stored once. A save writes new files beside the old ones, fsyncs them,
@@ -40,7 +44,13 @@ from .metadata import LetterMeta
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: Older formats whose per-letter files are still good: `assistant index` upgrades them by
+#: writing a new generation (nothing is re-embedded).
+UPGRADABLE = (2,)
+#: Ragged arrays a generation holds per sentence (see evidence.sentence_facts); with
+#: ``sentence_flags.npy`` (answer-type bits).
+SENTENCE_FACTS = ("sentence_tokens", "sentence_stems", "sentence_marks")
 MANIFEST = "manifest.json"
 #: For crash tests only: the name of a save step at which the process kills itself (SIGKILL).
 CRASH_ENV = "ASSISTANT_TEST_CRASH_AT"
@@ -80,6 +90,59 @@ class LetterRecord:
             meta=LetterMeta.from_dict(d["meta"]), chunks=[Chunk.from_dict(c) for c in d["chunks"]],
             tokens=d["tokens"], warnings=d.get("warnings", []),
         )
+
+
+@dataclass(frozen=True)
+class Ragged:
+    """Rows of different lengths in two arrays: ``values`` and where each row starts (``ptr``,
+    one longer than the number of rows)."""
+
+    values: np.ndarray
+    ptr: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ptr) - 1
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        return self.values[self.ptr[row]:self.ptr[row + 1]]
+
+    @classmethod
+    def from_rows(cls, rows, dtype=np.int32) -> "Ragged":
+        rows = [np.asarray(r, dtype=dtype) for r in rows]
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        values = np.concatenate(rows) if rows else np.zeros(0, dtype)
+        return cls(values.astype(dtype, copy=False), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+    @classmethod
+    def concat(cls, parts: list["Ragged"], dtype=np.int32) -> "Ragged":
+        if not parts:
+            return cls(np.zeros(0, dtype), np.zeros(1, np.int64))
+        values = np.concatenate([np.asarray(p.values, dtype=dtype) for p in parts])
+        lengths = np.concatenate([np.diff(p.ptr) for p in parts])
+        return cls(values, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+    def rows(self, lo: int, hi: int) -> "Ragged":
+        """Rows ``lo`` to ``hi`` as a Ragged of their own (values copied)."""
+        a, b = int(self.ptr[lo]), int(self.ptr[hi])
+        return Ragged(np.array(self.values[a:b]), np.asarray(self.ptr[lo:hi + 1]) - a)
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The values of ``rows`` end to end, and for each value its position in ``rows``."""
+        starts, ends = self.ptr[rows], self.ptr[np.asarray(rows) + 1]
+        lengths = ends - starts
+        owner = np.repeat(np.arange(len(lengths)), lengths)
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.asarray(self.values[starts[owner] + offsets]), owner
+
+    def save(self, folder: Path, name: str) -> None:
+        np.save(folder / f"{name}.npy", np.ascontiguousarray(self.values), allow_pickle=False)
+        np.save(folder / f"{name}_ptr.npy", self.ptr, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, name: str, mmap: bool = False) -> "Ragged":
+        mode = "r" if mmap else None
+        return cls(np.load(folder / f"{name}.npy", mmap_mode=mode, allow_pickle=False),
+                   np.load(folder / f"{name}_ptr.npy", allow_pickle=False))
 
 
 # ---------------------------------------------------------------- low-level durable writes
@@ -145,7 +208,8 @@ class IndexFolder:
     def exists(self) -> bool:
         return (self.root / MANIFEST).is_file()
 
-    def read_manifest(self) -> dict:
+    def read_manifest(self, upgrade: bool = False) -> dict:
+        """The committed manifest. With ``upgrade``, an UPGRADABLE format is accepted too."""
         path = self.root / MANIFEST
         if not path.is_file():
             raise IndexMissingError(
@@ -157,6 +221,13 @@ class IndexFolder:
             raise IndexCorruptError(
                 f"{path} cannot be read ({exc}); run `assistant index --rebuild --index {self.root}`"
             ) from None
+        if upgrade and manifest.get("format") in UPGRADABLE:
+            return manifest
+        if manifest.get("format") in UPGRADABLE:
+            raise IndexMismatchError(
+                f"the index in {self.root}/ has the older format {manifest.get('format')}; run "
+                f"`assistant index --index {self.root}` to upgrade it (letters are not embedded again)"
+            )
         if manifest.get("format") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"the index in {self.root}/ has format {manifest.get('format')!r} but this version reads "

@@ -140,6 +140,10 @@ class KeywordIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
 
+    def word_id(self, token: str) -> int | None:
+        """The token's number in the index's vocabulary (None if the index never saw it)."""
+        return self._vocab.get(token)
+
     def idf(self, token: str) -> float:
         """Inverse document frequency; a word the index never saw gets the highest weight."""
         df = self._df[self._vocab[token]] if token in self._vocab else 0

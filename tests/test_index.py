@@ -8,13 +8,14 @@ from assistant.answer import Citation, verify
 from assistant.engine import Assistant
 from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from assistant.indexing import sync
+from assistant.store import FORMAT_VERSION, SENTENCE_FACTS
 from conftest import CORPUS, LETTERS, FakeEmbedder, make_pdf
 
 
 def test_index_folder_is_plain_files_with_a_manifest(fake_index):
     _, index = fake_index
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["format"] == 2
+    assert manifest["format"] == FORMAT_VERSION
     assert manifest["model"] == {"name": "fake-hash-256", "dim": 256, "max_tokens": 128}
     assert manifest["chunking"]["max_tokens"] == 128
     assert {e["path"] for e in manifest["letters"]} == set(LETTERS.values())
@@ -80,6 +81,36 @@ def test_opening_another_format_says_to_rebuild(fake_index, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         Assistant.open(copy, embedder=FakeEmbedder())
+
+
+def test_an_older_format_is_upgraded_without_embedding_again(fake_index, tmp_path):
+    corpus, index = fake_index
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    before = Assistant.open(copy, embedder=FakeEmbedder()).ask("Which authorities had weak contingency planning?")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["format"] = 2  # format 2 generations had no sentence facts
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    gen = copy / manifest["files"]["generation_dir"]
+    for f in gen.glob("sentence_*"):
+        if f.name != "sentence_vectors.npy":
+            f.unlink()
+    with pytest.raises(IndexMismatchError, match="to upgrade it"):
+        Assistant.open(copy, embedder=FakeEmbedder())
+    emb = FakeEmbedder()
+    report = sync(corpus, copy, emb, progress=False)
+    assert emb.texts_embedded == 0 and report.unchanged == sorted(LETTERS.values()) and report.upgraded
+    after = Assistant.open(copy, embedder=FakeEmbedder()).ask("Which authorities had weak contingency planning?")
+    assert after.to_dict() == before.to_dict()
+    # sentence facts worked out with other word lists are worked out again, too
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["sentence_facts"] = "from-another-version"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="to update them"):
+        Assistant.open(copy, embedder=FakeEmbedder())
+    report = sync(corpus, copy, emb, progress=False)
+    assert emb.texts_embedded == 0 and report.upgraded and "up to date" in report.summary()
+    assert Assistant.open(copy, embedder=FakeEmbedder()).ask(before.question).to_dict() == before.to_dict()
 
 
 def test_missing_index_says_how_to_build_one(tmp_path):
