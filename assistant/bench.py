@@ -409,3 +409,75 @@ def print_speed(results: list[dict]) -> None:
             r["cold_start_s"], r["peak_rss_mb"], r["index_mb"])))
         print(f"   query split (p50 ms): {q['split_p50_ms']}; answered {q['answered']}/{q['questions']}; "
               f"search: {r['search']['search']}")
+
+
+# ---------------------------------------------------------------- search structure
+
+def bench_search(index_dir: Path, sizes: list[int], queries: int = 200) -> list[dict]:
+    """Exact against HNSW search over collections of ``sizes`` passage vectors.
+
+    The vectors are an index's own passage and sentence vectors, repeated with a little
+    noise where a size needs more of them; the questions are other sentence vectors. Prints
+    per size: time per question (median over ``queries``) for exact search, for HNSW at the
+    depth its tuning chose (top 10) and at the depth answers use (DENSE_CANDIDATES), the
+    HNSW build time and its recall@10.
+    """
+    import faiss
+
+    from .search import DENSE_CANDIDATES, EF_CONSTRUCTION, HNSW_M, stored_vectors, tune_depth
+    from .store import IndexFolder
+
+    folder = IndexFolder(index_dir)
+    gen = folder.root / folder.read_manifest()["files"]["generation_dir"]
+    dense = faiss.read_index(str(gen / "dense.faiss"))
+    base = np.concatenate([
+        stored_vectors(dense).astype(np.float32),  # a copy: the view lives only as long as the index
+        np.asarray(np.load(gen / "sentence_vectors.npy", mmap_mode="r"), np.float32)])
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(base))
+    held, base = base[order[:queries]], base[order[queries:]]
+    rows = []
+    for n in sizes:
+        parts, have = [], 0
+        while have < n:
+            take = base[:min(len(base), n - have)]
+            if have:  # a copy, moved a little, so no two vectors are the same
+                take = take + rng.normal(scale=0.01, size=take.shape).astype(np.float32)
+            parts.append(take)
+            have += len(take)
+        vectors = np.concatenate(parts)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        exact_ms = _per_query_ms(lambda q: vectors @ q, held)
+        t0 = time.perf_counter()
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = EF_CONSTRUCTION
+        index.add(vectors)
+        build_s = time.perf_counter() - t0
+        ef, recall = tune_depth(index, vectors, held)
+        top10 = faiss.SearchParametersHNSW(efSearch=ef)
+        deep = faiss.SearchParametersHNSW(efSearch=max(ef, DENSE_CANDIDATES))  # as answers search
+        k = min(n, DENSE_CANDIDATES)
+        rows.append({
+            "passages": n, "exact_ms": exact_ms,
+            "hnsw_top10_ms": _per_query_ms(lambda q: index.search(q[None, :], 10, params=top10), held),
+            "hnsw_candidates_ms": _per_query_ms(lambda q: index.search(q[None, :], k, params=deep), held),
+            "hnsw_build_s": round(build_s, 1), "ef_search": ef, "recall_at_10": recall,
+        })
+        del index, vectors
+    return rows
+
+
+def _per_query_ms(fn, queries: np.ndarray) -> float:
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(np.ascontiguousarray(q))
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(float(np.median(times)), 2)
+
+
+def print_search(rows: list[dict]) -> None:
+    print("passages | exact ms | HNSW top-10 ms | HNSW 2000 ms | HNSW build s | efSearch | recall@10")
+    for r in rows:
+        print(" | ".join(str(r[k]) for k in ("passages", "exact_ms", "hnsw_top10_ms", "hnsw_candidates_ms",
+                                             "hnsw_build_s", "ef_search", "recall_at_10")))

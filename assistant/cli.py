@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--questions", type=int, default=50)
     b.add_argument("--keep", type=Path, help="build each index in KEEP/index-N and keep it; a later run "
                                              "with the same KEEP reuses it and measures questions only")
+    b = bsub.add_parser("search", help="exact against HNSW search: time per question and recall, by size")
+    b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
+    b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
@@ -175,6 +179,12 @@ def _bench(args) -> int:
                 print(json.dumps(r))
         else:
             bench.print_speed(results)
+    elif args.bench == "search":
+        rows = bench.bench_search(args.index or default_index_dir(), [int(x) for x in args.sizes.split(",") if x.strip()])
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            bench.print_search(rows)
     elif args.bench == "reindex":
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
         rows = bench.bench_reindex(args.tool, sizes, load_embedder(args.model, args.backend), repeats=args.repeats)

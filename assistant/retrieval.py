@@ -53,7 +53,7 @@ class Snapshot:
             rows = np.load(gen / "passages.npy", allow_pickle=False)
             self.sentence_spans = np.load(gen / "sentences.npy", allow_pickle=False)
             self.sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-            self.keyword = KeywordIndex.load(gen / "keyword", n_docs=len(rows))
+            self.keyword = KeywordIndex.load(gen / "keyword", n_docs=len(rows), mmap=True)
             self.facts = {name: Ragged.load(gen, name, mmap=True) for name in SENTENCE_FACTS}
             self.flags = np.load(gen / "sentence_flags.npy", allow_pickle=False)
         except (OSError, RuntimeError, ValueError) as exc:

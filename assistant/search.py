@@ -100,23 +100,35 @@ def write_dense(path: Path, vectors: np.ndarray, queries: np.ndarray, previous=N
 
 def tune_depth(index, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> tuple[int, float]:
     """The smallest search depth (efSearch) whose recall@k against exact search reaches
-    RECALL_TARGET on a sample of ``queries``, and that recall."""
+    RECALL_TARGET on a sample of ``queries``, and that recall.
+
+    Letters repeat sentences word for word, so many vectors tie: a passage found counts when
+    it scores at least the exact k-th best (whichever of the tied ones the search returns).
+    """
     rng = np.random.default_rng(0)
     pick = rng.choice(len(queries), size=min(len(queries), RECALL_QUERIES), replace=False) if len(queries) else []
     sample = np.ascontiguousarray(np.asarray(queries[np.sort(pick)], dtype=np.float32))
     if len(sample) == 0:
         return EF_SEARCH_STEPS[0], 1.0
-    exact = np.concatenate([np.argpartition(-(block @ vectors.T), k, axis=1)[:, :k]
-                            for block in np.array_split(sample, max(1, len(sample) // 25))])
+    kth = np.concatenate([-np.partition(-(block @ vectors.T), k - 1, axis=1)[:, k - 1]
+                          for block in np.array_split(sample, max(1, len(sample) // 25))])
     recall = 0.0
     for ef in EF_SEARCH_STEPS:
-        index.hnsw.efSearch = ef
-        _, found = index.search(sample, k)
-        recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found.tolist(), exact.tolist())]))
+        _, found = index.search(sample, k, params=_depth(ef))
+        scores = np.einsum("qd,qkd->qk", sample, vectors[np.maximum(found, 0)])
+        recall = float(np.mean((scores >= kth[:, None] - 1e-5) & (found >= 0)))
         if recall >= RECALL_TARGET:
-            return ef, round(recall, 4)
-    log.warning("HNSW recall@%d is %.3f at the deepest search tried (%d)", k, recall, ef)
+            break
+    else:
+        log.warning("HNSW recall@%d is %.3f at the deepest search tried (%d)", k, recall, ef)
+    index.hnsw.efSearch = ef  # written with the index, and read back from the manifest
     return ef, round(recall, 4)
+
+
+def _depth(ef: int):
+    import faiss
+
+    return faiss.SearchParametersHNSW(efSearch=ef)
 
 
 def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search: int | None = None) -> np.ndarray:
@@ -126,11 +138,9 @@ def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search:
         if vectors is None:
             return np.zeros(index.ntotal, np.float32)
         return vectors @ qvec
-    import faiss
-
     k = min(index.ntotal, DENSE_CANDIDATES)
-    params = faiss.SearchParametersHNSW(efSearch=max(ef_search or 0, k))
-    scores, ids = index.search(np.ascontiguousarray(qvec[None, :], dtype=np.float32), k, params=params)
+    scores, ids = index.search(np.ascontiguousarray(qvec[None, :], dtype=np.float32), k,
+                               params=_depth(max(ef_search or 0, k)))
     ok = ids[0] >= 0
     out = np.full(index.ntotal, scores[0][ok].min() if ok.any() else 0.0, dtype=np.float32)
     out[ids[0][ok]] = scores[0][ok]
