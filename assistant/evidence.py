@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .textsearch import tokenize
+from .metadata import DATE_RE
+from .textsearch import stem_words, tokenize
 
 # A sentence's stance is read word by word (set look-ups are far quicker than one large
 # pattern per sentence): single words, and short phrases as tuples of words.
@@ -164,8 +165,6 @@ SENTENCE_REACH = 8
 
 
 def _word_stems(text: str) -> tuple[list[str], list[int]]:
-    from .textsearch import stem_words
-
     words = list(_WORDS.finditer(text.lower()))
     return stem_words([w.group(0) for w in words]), [w.start() for w in words]
 
@@ -203,8 +202,6 @@ def stance_targets(topic: str, idf=None) -> set[str]:
 
 def sentence_markers(sentence: str) -> tuple[list[str], list[int], list[int]]:
     """A sentence's word stems and the word positions of its weakness and strength words."""
-    from .textsearch import stem_words
-
     words = [w.lower() for w in _SENTENCE_WORD.findall(sentence)]
     stems = stem_words([w.replace("’", "'") for w in words])
     return (stems, _positions(words, _DEFICIT_WORDS, _DEFICIT_PHRASES, True),
@@ -230,14 +227,44 @@ def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str],
 ANSWER_TYPE_BITS = {"date": 1, "quantity": 2, "person": 4}
 
 
+_DIGIT = re.compile(r"\d")
+_STANCE_FIRST = _DEFICIT_WORDS | _STRENGTH_WORDS | set(_DEFICIT_PHRASES) | set(_STRENGTH_PHRASES)
+
+
 def sentence_facts(sentence: str) -> tuple[list[str], list[str], list[int], int]:
     """What scoring needs of a sentence, none of it depending on the question: its keyword
     tokens, its word stems, its stance words (position * 2, + 1 for a strength word) and
-    the answer types it holds (ANSWER_TYPE_BITS). Worked out once, when letters are indexed."""
-    stems, deficits, strengths = sentence_markers(sentence)
-    marks = sorted([2 * i for i in deficits] + [2 * i + 1 for i in strengths])
-    flags = sum(bit for kind, bit in ANSWER_TYPE_BITS.items() if has_answer_type(sentence, kind))
-    return tokenize(sentence), stems, marks, flags
+    the answer types it holds (ANSWER_TYPE_BITS). Worked out once, when letters are indexed.
+
+    The same as ``sentence_markers`` and ``has_answer_type`` give, in one pass over the words
+    (every letter's every sentence goes through here, so it is kept quick).
+    """
+    words = [w.lower() for w in _SENTENCE_WORD.findall(sentence)]
+    stems = stem_words([w.replace("’", "'") for w in words])
+    marks = []
+    for i, w in enumerate(words):
+        if w not in _STANCE_FIRST and not w.endswith(("n't", "n’t")):
+            continue
+        for code, singles, phrases, negations in ((0, _DEFICIT_WORDS, _DEFICIT_PHRASES, True),
+                                                  (1, _STRENGTH_WORDS, _STRENGTH_PHRASES, False)):
+            if w in singles or (negations and w.endswith(("n't", "n’t"))):
+                marks.append(2 * i + code)
+            for phrase in phrases.get(w, ()):
+                if tuple(words[i:i + len(phrase)]) == phrase:
+                    marks.append(2 * i + code)
+    digit = _DIGIT.search(sentence) is not None
+    flags = 0
+    if digit and DATE_RE.search(sentence):
+        flags |= ANSWER_TYPE_BITS["date"]
+    if _NUMBER.search(sentence) and (digit or _DURATION.search(sentence)):
+        flags |= ANSWER_TYPE_BITS["quantity"]
+    if _PERSON.search(sentence):
+        flags |= ANSWER_TYPE_BITS["person"]
+    return tokenize(sentence), stems, sorted(marks), flags
+
+
+#: Raise when ``sentence_facts`` changes what it gives for the same word lists.
+FACTS_VERSION = 1
 
 
 def facts_signature() -> str:
@@ -248,7 +275,7 @@ def facts_signature() -> str:
 
     from .textsearch import STOPWORDS
 
-    parts = [sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
+    parts = [FACTS_VERSION, sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
              _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _PERSON.pattern, sorted(STOPWORDS),
              sorted(ANSWER_TYPE_BITS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
@@ -278,8 +305,6 @@ def answer_type(question: str) -> str | None:
 
 
 def has_answer_type(text: str, kind: str | None) -> bool:
-    from .metadata import DATE_RE
-
     if kind == "date":
         return bool(DATE_RE.search(text))
     if kind == "quantity":
