@@ -263,19 +263,16 @@ def sentence_facts(sentence: str) -> tuple[list[str], list[str], list[int], int]
     return tokenize(sentence), stems, sorted(marks), flags
 
 
-#: Raise when ``sentence_facts`` changes what it gives for the same word lists.
-FACTS_VERSION = 1
-
-
 def facts_signature() -> str:
     """A short hash of everything ``sentence_facts`` depends on (word lists, patterns, the
-    tokenizer's stop words). An index whose stored facts carry another signature has them
+    tokenizer's stop words; change the hashed parts if ``sentence_facts`` ever changes what
+    it gives for the same lists). An index whose stored facts carry another signature has them
     worked out again by `assistant index` (no letter is embedded again)."""
     import hashlib
 
     from .textsearch import STOPWORDS
 
-    parts = [FACTS_VERSION, sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
+    parts = [sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
              _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _PERSON.pattern, sorted(STOPWORDS),
              sorted(ANSWER_TYPE_BITS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
