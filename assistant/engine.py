@@ -155,7 +155,7 @@ class Assistant:
                                         f"{_join(covered)}.", len(snap.letters), len(covered))
         allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind)
         n_letters = int(allowed.sum())
-        n_auth = len({snap.letters[i]["meta"].get("authority") for i in np.flatnonzero(allowed)})
+        n_auth = snap.authority_count(allowed)
         if n_letters == 0:
             return self._nothing(query, "No indexed letter matches these filters ("
                                         f"{query.describe()}).", 0, 0)

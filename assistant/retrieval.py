@@ -82,6 +82,8 @@ class Snapshot:
         self._ef_search = (self.manifest["files"].get("hnsw") or {}).get("ef_search")
         self._cache: OrderedDict[int, LetterRecord] = OrderedDict()
         self.path_index = {e["path"]: i for i, e in enumerate(self.letters)}
+        self._authority_keys = np.array([(e["meta"].get("authority") or "").lower() for e in self.letters], dtype=object)
+        self._kinds = np.array([e["meta"].get("kind") or "" for e in self.letters], dtype=object)
         self._lock = Lock()
 
     # -------------------------------------------------------------- letters
@@ -117,17 +119,20 @@ class Snapshot:
     def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
         """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
         keep = np.ones(len(self.letters), dtype=bool)
-        wanted = {a.lower() for a in authorities}
-        for i, e in enumerate(self.letters):
-            meta = e["meta"]
-            if wanted and (meta.get("authority") or "").lower() not in wanted:
-                keep[i] = False
-            elif kind and meta.get("kind") != kind:
-                keep[i] = False
-            elif since or until:
+        if authorities:
+            keep &= np.isin(self._authority_keys, [a.lower() for a in authorities])
+        if kind:
+            keep &= self._kinds == kind
+        if since or until:
+            for i in np.flatnonzero(keep):
+                meta = self.letters[i]["meta"]
                 dates = [d for d in [meta.get("date"), *(meta.get("visit_dates") or [])] if d]
                 keep[i] = any((not since or d >= since) and (not until or d <= until) for d in dates)
         return keep
+
+    def authority_count(self, letters: np.ndarray) -> int:
+        """How many authorities the ``letters`` (a mask) are about (letters with none count as one)."""
+        return len(np.unique(self._authority_keys[letters]))
 
     # -------------------------------------------------------------- scoring
     def passage_scores(self, qvec: np.ndarray, qtokens: list[str], letters: np.ndarray) -> np.ndarray:
