@@ -186,6 +186,16 @@ class SentenceTransformerEmbedder:
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
+def start_importing(backend: str | None = None) -> None:
+    """Begin importing sentence-transformers in the background (it takes seconds), so that
+    loading the index meanwhile shortens start-up; a later import simply waits for it."""
+    import threading
+
+    if (backend or os.environ.get("ASSISTANT_BACKEND") or "torch") == "torch":
+        threading.Thread(target=lambda: __import__("sentence_transformers"), daemon=True,
+                         name="import-sentence-transformers").start()
+
+
 def one_blas_thread() -> None:
     """Keep NumPy's (and FAISS's) BLAS to one thread.
 

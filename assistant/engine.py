@@ -15,7 +15,7 @@ from .answer import (NOTHING, Answer, Citation, checked_line, compose_grouped, c
                      verify)
 from .chunking import clean
 from .config import default_index_dir
-from .embedding import Embedder, load_embedder, one_blas_thread
+from .embedding import Embedder, load_embedder, one_blas_thread, start_importing
 from .errors import IndexMissingError
 from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader
@@ -67,6 +67,8 @@ class Assistant:
         IndexMismatchError when it was built with another model or format.
         """
         index_dir = Path(index_dir) if index_dir else default_index_dir()
+        if embedder is None:
+            start_importing(backend)
         snapshot = None
         try:
             snapshot = Snapshot(index_dir)
@@ -231,7 +233,9 @@ class Assistant:
 
     def _focused(self, snap, query, scores, qvec, checked) -> Answer:
         finite = np.flatnonzero(np.isfinite(scores))
-        top = finite[np.argsort(-scores[finite])[:FOCUSED_PASSAGES]].tolist()
+        if len(finite) > FOCUSED_PASSAGES:  # the best few without sorting them all
+            finite = finite[np.argpartition(-scores[finite], FOCUSED_PASSAGES - 1)[:FOCUSED_PASSAGES]]
+        top = finite[np.argsort(-scores[finite], kind="stable")].tolist()
         probe = snap.probe(query.topic, query.question)
         sents = sorted(snap.score_sentences(top, scores, qvec, probe), key=lambda s: -s.score)
         if not sents or sents[0].score < THRESHOLD:

@@ -131,13 +131,37 @@ def _depth(ef: int):
     return faiss.SearchParametersHNSW(efSearch=ef)
 
 
+#: Rows above which exact search is split between two threads. Reading the vectors from
+#: memory is what it waits on; BLAS's own threads would do the same but keep spinning
+#: afterwards, taking the cores the model needs (see embedding.one_blas_thread).
+SPLIT_ABOVE = 50_000
+_POOL = None
+
+
+def _matvec(vectors: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    global _POOL
+    n = len(vectors)
+    workers = min(2, os.cpu_count() or 1)
+    if n <= SPLIT_ABOVE or workers < 2:
+        return vectors @ qvec
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dense")
+    out = np.empty(n, dtype=np.float32)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    list(_POOL.map(lambda i: np.matmul(vectors[bounds[i]:bounds[i + 1]], qvec, out=out[bounds[i]:bounds[i + 1]]),
+                   range(workers)))
+    return out
+
+
 def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search: int | None = None) -> np.ndarray:
     """The question's inner product with every passage: exact for a flat index; for an HNSW
     index, exact for its DENSE_CANDIDATES nearest passages and their lowest score elsewhere."""
     if not is_approximate(index):
         if vectors is None:
             return np.zeros(index.ntotal, np.float32)
-        return vectors @ qvec
+        return _matvec(vectors, qvec)
     k = min(index.ntotal, DENSE_CANDIDATES)
     scores, ids = index.search(np.ascontiguousarray(qvec[None, :], dtype=np.float32), k,
                                params=_depth(max(ef_search or 0, k)))
