@@ -24,7 +24,7 @@ from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from . import evidence
 from .retrieval import passage_layout
-from .search import stored_vectors, write_dense
+from .search import DenseIndex, write_dense
 from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point
 from .textsearch import WINDOW, KeywordIndex, tokenize
 
@@ -342,8 +342,6 @@ class _Generation:
     """The arrays of a committed generation, read once, sliced per letter (for reuse)."""
 
     def __init__(self, folder: IndexFolder, manifest: dict):
-        import faiss
-
         gen = folder.root / manifest["files"]["generation_dir"]
         self.shas = {e["sha256"]: i for i, e in enumerate(manifest["letters"])}
         rows = np.load(gen / "passages.npy", allow_pickle=False)
@@ -354,8 +352,8 @@ class _Generation:
         self.flags = np.load(gen / "sentence_flags.npy", allow_pickle=False)
         self.sections = np.load(gen / "sections.npy", allow_pickle=False)
         self.vocab = json.loads((gen / "vocab.json").read_text(encoding="utf-8"))
-        self.index = faiss.read_index(str(gen / "dense.faiss"))
-        self.vectors = stored_vectors(self.index)
+        self.dense = DenseIndex(gen)
+        self.index, self.vectors = self.dense.index, self.dense.vectors
         self.first, self.sent_first = passage_layout(rows, len(manifest["letters"]), len(self.spans))
 
     def letter(self, sha: str) -> _LetterArrays:

@@ -17,7 +17,7 @@ import numpy as np
 from .errors import IndexCorruptError, IndexMismatchError
 from .fusion import fuse
 from . import evidence
-from .search import dense_scores, flat_vectors
+from .search import DenseIndex
 from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged
 from .textsearch import KeywordIndex
 
@@ -41,15 +41,13 @@ class Snapshot:
     """Everything needed to answer from one committed generation of an index."""
 
     def __init__(self, root: Path | str):
-        import faiss
-
         self.folder = IndexFolder(root)
         self.manifest = self.folder.read_manifest()
         self.generation = self.manifest["generation"]
         gen = self.folder.root / self.manifest["files"]["generation_dir"]
         repair = f"run `assistant index --index {self.folder.root}` to repair it"
         try:
-            self.dense = faiss.read_index(str(gen / "dense.faiss"))
+            self.dense = DenseIndex(gen, (self.manifest["files"].get("hnsw") or {}).get("ef_search"))
             rows = np.load(gen / "passages.npy", allow_pickle=False)
             self.sentence_spans = np.load(gen / "sentences.npy", allow_pickle=False)
             self.sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
@@ -66,8 +64,9 @@ class Snapshot:
         self.letters: list[dict] = self.manifest["letters"]
         n, m = len(rows), len(self.sentence_spans)
         problems = []
-        if self.dense.ntotal != n or counts["passages"] != n or (n and self.keyword.size != n):
-            problems.append(f"{self.dense.ntotal} vectors, {n} passages, manifest says {counts['passages']}")
+        if self.dense.size != n or len(self.dense.vectors) != n or counts["passages"] != n or \
+                (n and self.keyword.size != n):
+            problems.append(f"{self.dense.size} vectors, {n} passages, manifest says {counts['passages']}")
         if any(len(r) != m for r in self.facts.values()) or len(self.flags) != m:
             problems.append(f"sentence facts for {sorted({len(r) for r in self.facts.values()})} of {m} sentences")
         if len(self.sentence_vectors) != m or counts["sentences"] != m:
@@ -78,8 +77,6 @@ class Snapshot:
             raise IndexCorruptError(f"the index in {self.folder.root}/ is inconsistent ({'; '.join(problems)}); {repair}")
         self.passage_letter = rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64)
         self.letter_first, self.sentence_ptr = passage_layout(rows, len(self.letters), m)
-        self._vectors = flat_vectors(self.dense)
-        self._ef_search = (self.manifest["files"].get("hnsw") or {}).get("ef_search")
         self._cache: OrderedDict[int, LetterRecord] = OrderedDict()
         self.path_index = {e["path"]: i for i, e in enumerate(self.letters)}
         self._authority_keys = np.array([(e["meta"].get("authority") or "").lower() for e in self.letters], dtype=object)
@@ -112,9 +109,7 @@ class Snapshot:
         return sorted({e["meta"]["authority"] for e in self.letters if e["meta"].get("authority")})
 
     def passage_vectors(self, passages: np.ndarray) -> np.ndarray:
-        if self._vectors is not None:
-            return self._vectors[passages]
-        return np.stack([self.dense.reconstruct(int(p)) for p in passages])
+        return np.asarray(self.dense.vectors[passages], dtype=np.float32)
 
     def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
         """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
@@ -140,7 +135,7 @@ class Snapshot:
         mask = letters[self.passage_letter] if self.size else np.zeros(0, bool)
         if not mask.any():
             return np.full(self.size, -np.inf, dtype=np.float32)
-        dense = dense_scores(self.dense, self._vectors, qvec, self._ef_search)
+        dense = self.dense.scores(qvec)
         keyword = self.keyword.scores(qtokens)
         return fuse(dense, keyword, mask=mask)
 

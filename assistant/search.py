@@ -1,9 +1,10 @@
 """The dense search structure: exact while the collection is small, HNSW above a measured size.
 
 Exact search reads every passage vector for each question; its cost grows with the
-collection (measured with `assistant bench search`: on 2 cores about 7 ms at 100,000
-passages, 19 ms at 300,000 and 62 ms at 1,000,000). Above APPROX_ABOVE passages the
-index is an HNSW graph instead, whose search cost hardly grows. Its search depth is tuned
+collection (measured with `assistant bench search` on 2 cores: 6 ms at 100,000 passages,
+18 ms at 300,000, 32 ms at 500,000; 10,000 letters make about 270,000 passages). Above
+APPROX_ABOVE passages the index is an HNSW graph instead, whose search hardly grows (3-4 ms
+for a question's 2,000 nearest passages at any of those sizes). Its search depth is tuned
 when it is written so that recall@10 against exact search reaches RECALL_TARGET on a
 sample of the collection's own sentences, and the measured recall goes in the manifest.
 
@@ -82,20 +83,66 @@ def write_dense(path: Path, vectors: np.ndarray, queries: np.ndarray, previous=N
             index.add(vectors)
         faiss.write_index(index, str(path))
         return {"search": "flat"}
+    # Letters repeat sentences and passages word for word, and an HNSW graph over many equal
+    # vectors loses its way (recall fell to 0.67 on synthetic letters): the graph holds each
+    # distinct vector once, ``dense_ids.npy`` says which one each passage has, and the
+    # passages' own vectors are kept in order in ``vectors.npy``.
+    keep, ids = _distinct_rows(vectors)
+    distinct = np.ascontiguousarray(vectors[keep])
     index = None
-    if previous is not None and is_approximate(previous) and previous.ntotal <= n:
+    if previous is not None and is_approximate(previous) and previous.ntotal <= len(distinct):
         old = stored_vectors(previous)
-        if np.array_equal(old, vectors[:len(old)]):
+        if np.array_equal(old, distinct[:len(old)]):
             index = faiss.clone_index(previous)  # the old generation stays as it was
-            index.add(vectors[len(old):])
+            index.add(distinct[len(old):])
     if index is None:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = EF_CONSTRUCTION
-        index.add(vectors)
-    ef, recall = tune_depth(index, vectors, queries)
+        index.add(distinct)
+    ef, recall = tune_depth(index, distinct, queries)
     faiss.write_index(index, str(path))
+    np.save(path.parent / "dense_ids.npy", ids, allow_pickle=False)
+    np.save(path.parent / "vectors.npy", vectors, allow_pickle=False)
     return {"search": "hnsw", "hnsw": {"m": HNSW_M, "ef_construction": EF_CONSTRUCTION, "ef_search": ef,
-                                       "recall_at_10": recall, "recall_queries": min(len(queries), RECALL_QUERIES)}}
+                                       "recall_at_10": recall, "recall_queries": min(len(queries), RECALL_QUERIES),
+                                       "distinct_vectors": len(distinct)}}
+
+
+def _distinct_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the distinct vectors (in order of first appearance), and for every row the
+    number of its distinct vector."""
+    rows = np.ascontiguousarray(vectors)
+    view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.ravel()].astype(np.int64)
+
+
+class DenseIndex:
+    """A generation's dense search structure, with every passage's vector and, for HNSW, the
+    distinct vector each passage has."""
+
+    def __init__(self, folder: Path, ef_search: int | None = None):
+        import faiss
+
+        self.index = faiss.read_index(str(folder / "dense.faiss"))
+        self.ef_search = ef_search
+        self.ids = None
+        if is_approximate(self.index):
+            self.ids = np.load(folder / "dense_ids.npy", allow_pickle=False)
+            self.vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        else:
+            self.vectors = stored_vectors(self.index)  # a view: lives as long as self.index
+
+    @property
+    def size(self) -> int:
+        return len(self.ids) if self.ids is not None else self.index.ntotal
+
+    def scores(self, qvec: np.ndarray) -> np.ndarray:
+        """The question's inner product with every passage (see ``dense_scores``)."""
+        return dense_scores(self.index, self.vectors, qvec, self.ef_search, self.ids)
 
 
 def tune_depth(index, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> tuple[int, float]:
@@ -155,7 +202,8 @@ def _matvec(vectors: np.ndarray, qvec: np.ndarray) -> np.ndarray:
     return out
 
 
-def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search: int | None = None) -> np.ndarray:
+def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search: int | None = None,
+                 ids: np.ndarray | None = None) -> np.ndarray:
     """The question's inner product with every passage: exact for a flat index; for an HNSW
     index, exact for its DENSE_CANDIDATES nearest passages and their lowest score elsewhere."""
     if not is_approximate(index):
@@ -163,9 +211,9 @@ def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search:
             return np.zeros(index.ntotal, np.float32)
         return _matvec(vectors, qvec)
     k = min(index.ntotal, DENSE_CANDIDATES)
-    scores, ids = index.search(np.ascontiguousarray(qvec[None, :], dtype=np.float32), k,
-                               params=_depth(max(ef_search or 0, k)))
-    ok = ids[0] >= 0
-    out = np.full(index.ntotal, scores[0][ok].min() if ok.any() else 0.0, dtype=np.float32)
-    out[ids[0][ok]] = scores[0][ok]
-    return out
+    scores, found = index.search(np.ascontiguousarray(qvec[None, :], dtype=np.float32), k,
+                                 params=_depth(max(ef_search or 0, k)))
+    ok = found[0] >= 0
+    table = np.full(index.ntotal, scores[0][ok].min() if ok.any() else 0.0, dtype=np.float32)
+    table[found[0][ok]] = scores[0][ok]
+    return table[ids] if ids is not None else table

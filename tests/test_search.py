@@ -122,3 +122,21 @@ def test_an_approximate_index_is_chosen_by_size_and_answers_the_same(fake_index,
     approx.reload()
     assert approx.snapshot.manifest["files"]["search"] == "hnsw"
     assert "Dudley" not in approx.ask("Which authorities had weak contingency planning?").authorities
+
+
+def test_repeated_passages_are_one_node_of_the_graph(tmp_path, monkeypatch):
+    from assistant.search import DenseIndex
+
+    monkeypatch.setenv(APPROX_ENV, "1000")
+    distinct = clustered(2000)
+    rows = np.random.default_rng(3).integers(len(distinct), size=6000)  # boilerplate, repeated
+    vectors = distinct[rows]
+    files = write_dense(tmp_path / "dense.faiss", vectors, clustered(300, seed=1))
+    assert files["hnsw"]["distinct_vectors"] == len(np.unique(rows))
+    assert files["hnsw"]["recall_at_10"] >= RECALL_TARGET
+    dense = DenseIndex(tmp_path, files["hnsw"]["ef_search"])
+    assert dense.size == 6000 and np.array_equal(dense.vectors, vectors)
+    q = clustered(1, seed=5)[0]
+    exact, got = vectors @ q, dense.scores(q)
+    best = np.flatnonzero(exact >= np.sort(exact)[-10])  # every copy of the best vectors
+    assert np.allclose(got[best], exact[best], atol=1e-5)
