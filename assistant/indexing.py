@@ -19,7 +19,7 @@ import numpy as np
 from .chunking import chunk_letter, embed_text
 from .config import ChunkSettings
 from .embedding import Embedder, embed_with_sentences
-from .errors import IndexMismatchError, LetterError
+from .errors import IndexCorruptError, IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from . import evidence
@@ -117,6 +117,19 @@ def check_compatible(manifest: dict, embedder: Embedder, settings: ChunkSettings
         raise IndexMismatchError(
             f"the index in {root}/ was built with other chunking settings; run `assistant index --rebuild --index {root}`"
         )
+
+
+def layout_outdated(index_dir: Path | str) -> bool:
+    """True when the index in ``index_dir`` was written by an older version whose letters
+    ``sync`` can carry over (an older format, or sentence facts from other word lists)."""
+    folder = IndexFolder(index_dir)
+    if not folder.exists():
+        return False
+    try:
+        manifest = folder.read_manifest(upgrade=True)
+    except (IndexMismatchError, IndexCorruptError):
+        return False  # not ours to fix here: opening it says what to do
+    return manifest["format"] != FORMAT_VERSION or manifest.get("sentence_facts") != evidence.facts_signature()
 
 
 def sync(

@@ -36,12 +36,19 @@ def read_auth() -> list[tuple[str, str]] | None:
     return pairs
 
 
-def prepare(corpus: Path, index: Path, model: str | None = None, watch: bool = True):
+def prepare(corpus: Path, index: Path, model: str | None = None, watch: bool = True, embedder=None):
     """Open (or create) the index and bring it up to date with the corpus, showing progress;
-    then keep watching the folder so letters dropped into it are indexed."""
+    then keep watching the folder so letters dropped into it are indexed. An index written by
+    an older version is brought up to date first (nothing is embedded again)."""
     from .engine import Assistant
+    from .indexing import layout_outdated, sync
 
-    assistant = Assistant.open(index, model=model, allow_empty=True)
+    if corpus.is_dir() and layout_outdated(index):
+        from .embedding import load_embedder
+
+        embedder = embedder or load_embedder(model)
+        print(sync(corpus, index, embedder, progress=True).summary(), flush=True)
+    assistant = Assistant.open(index, model=model, embedder=embedder, allow_empty=True)
     if corpus.is_dir() and any(corpus.iterdir()):
         report = assistant.sync(corpus, progress=True)
         print(report.summary(), flush=True)

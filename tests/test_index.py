@@ -257,3 +257,20 @@ def test_keyword_window_adds_neighbours_in_the_same_group_only():
     assert hits.tolist() == [True, True, False, False]
     hits = kw.scores(["delta"]) > 0
     assert hits.tolist() == [False, False, False, True]
+
+
+def test_the_app_brings_an_older_index_up_to_date_before_serving(fake_index, tmp_path):
+    from assistant.indexing import layout_outdated
+    from assistant.server import prepare
+
+    corpus, index = fake_index
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["sentence_facts"] = "from-another-version"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert layout_outdated(copy) and not layout_outdated(index) and not layout_outdated(tmp_path / "none")
+    emb = FakeEmbedder()
+    assistant = prepare(corpus, copy, watch=False, embedder=emb)
+    assert emb.texts_embedded == 0 and not layout_outdated(copy)
+    assert assistant.ask("Which authorities had weak contingency planning?").found
