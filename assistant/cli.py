@@ -163,35 +163,30 @@ def _bench(args) -> int:
     from . import bench
     from .embedding import load_embedder
 
+    def sizes(text: str) -> list[int]:
+        return [int(x) for x in text.split(",") if x.strip()]
+
+    one_per_line = False  # bench speed --json: one object per collection size, a line each
     if args.bench == "scifact":
-        results = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend))
-        if args.json:
-            print(json.dumps(results, indent=2))
-        else:
-            bench.print_scifact(results)
+        results, show = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend)), bench.print_scifact
     elif args.bench == "speed":
-        sizes = [int(x) for x in args.letters.split(",") if x.strip()]
-        embedder = load_embedder(args.model, args.backend)
-        results = bench.bench_speed(args.tool, sizes, embedder, questions=args.questions, keep=args.keep,
+        results = bench.bench_speed(args.tool, sizes(args.letters), load_embedder(args.model, args.backend),
+                                    questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
-        if args.json:
-            for r in results:
-                print(json.dumps(r))
-        else:
-            bench.print_speed(results)
+        show, one_per_line = bench.print_speed, True
     elif args.bench == "search":
-        rows = bench.bench_search(args.index or default_index_dir(), [int(x) for x in args.sizes.split(",") if x.strip()])
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            bench.print_search(rows)
-    elif args.bench == "reindex":
-        sizes = [int(x) for x in args.letters.split(",") if x.strip()]
-        rows = bench.bench_reindex(args.tool, sizes, load_embedder(args.model, args.backend), repeats=args.repeats)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            bench.print_reindex(rows)
+        results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
+    else:  # reindex
+        results = bench.bench_reindex(args.tool, sizes(args.letters), load_embedder(args.model, args.backend),
+                                      repeats=args.repeats)
+        show = bench.print_reindex
+    if args.json and one_per_line:
+        for r in results:
+            print(json.dumps(r))
+    elif args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        show(results)
     return 0
 
 

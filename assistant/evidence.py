@@ -56,15 +56,25 @@ _STRENGTH_PHRASES = _by_first_word(_STRENGTH_PHRASE_LIST)
 _SENTENCE_WORD = re.compile(r"\w+(?:['’]t\b)?")
 
 
-def _positions(words: list[str], singles: frozenset, phrases: dict, negations: bool) -> list[int]:
-    found = []
+_STANCE_FIRST = _DEFICIT_WORDS | _STRENGTH_WORDS | set(_DEFICIT_PHRASES) | set(_STRENGTH_PHRASES)
+
+
+def _positions(words: list[str]) -> tuple[list[int], list[int]]:
+    """Positions of the weakness words and of the strength words (a phrase at its first word),
+    in one pass: most words are neither, and one set look-up tells."""
+    deficits, strengths = [], []
     for i, w in enumerate(words):
-        if w in singles or (negations and w.endswith(("n't", "n’t"))):
-            found.append(i)
-        for phrase in phrases.get(w, ()):
-            if tuple(words[i:i + len(phrase)]) == phrase:
+        negation = w.endswith(("n't", "n’t"))
+        if w not in _STANCE_FIRST and not negation:
+            continue
+        for found, singles, phrases, negations in ((deficits, _DEFICIT_WORDS, _DEFICIT_PHRASES, True),
+                                                   (strengths, _STRENGTH_WORDS, _STRENGTH_PHRASES, False)):
+            if w in singles or (negations and negation):
                 found.append(i)
-    return found
+            for phrase in phrases.get(w, ()):
+                if tuple(words[i:i + len(phrase)]) == phrase:
+                    found.append(i)
+    return deficits, strengths
 
 
 _QUESTION_NEGATIVE = re.compile(
@@ -204,14 +214,14 @@ def sentence_markers(sentence: str) -> tuple[list[str], list[int], list[int]]:
     """A sentence's word stems and the word positions of its weakness and strength words."""
     words = [w.lower() for w in _SENTENCE_WORD.findall(sentence)]
     stems = stem_words([w.replace("’", "'") for w in words])
-    return (stems, _positions(words, _DEFICIT_WORDS, _DEFICIT_PHRASES, True),
-            _positions(words, _STRENGTH_WORDS, _STRENGTH_PHRASES, False))
+    return (stems, *_positions(words))
 
 
 def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str], want: int) -> bool:
     """True when the sentence's own stance word stands next to what the question is about.
 
-    ``markers`` is what ``sentence_markers`` gives for the sentence.
+    ``markers`` is what ``sentence_markers`` gives for the sentence; its stems and ``targets``
+    may also both be word numbers (as the index stores them).
     """
     if not targets or not want:
         return False
@@ -227,40 +237,14 @@ def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str],
 ANSWER_TYPE_BITS = {"date": 1, "quantity": 2, "person": 4}
 
 
-_DIGIT = re.compile(r"\d")
-_STANCE_FIRST = _DEFICIT_WORDS | _STRENGTH_WORDS | set(_DEFICIT_PHRASES) | set(_STRENGTH_PHRASES)
-
-
 def sentence_facts(sentence: str) -> tuple[list[str], list[str], list[int], int]:
     """What scoring needs of a sentence, none of it depending on the question: its keyword
     tokens, its word stems, its stance words (position * 2, + 1 for a strength word) and
-    the answer types it holds (ANSWER_TYPE_BITS). Worked out once, when letters are indexed.
-
-    The same as ``sentence_markers`` and ``has_answer_type`` give, in one pass over the words
-    (every letter's every sentence goes through here, so it is kept quick).
-    """
-    words = [w.lower() for w in _SENTENCE_WORD.findall(sentence)]
-    stems = stem_words([w.replace("’", "'") for w in words])
-    marks = []
-    for i, w in enumerate(words):
-        if w not in _STANCE_FIRST and not w.endswith(("n't", "n’t")):
-            continue
-        for code, singles, phrases, negations in ((0, _DEFICIT_WORDS, _DEFICIT_PHRASES, True),
-                                                  (1, _STRENGTH_WORDS, _STRENGTH_PHRASES, False)):
-            if w in singles or (negations and w.endswith(("n't", "n’t"))):
-                marks.append(2 * i + code)
-            for phrase in phrases.get(w, ()):
-                if tuple(words[i:i + len(phrase)]) == phrase:
-                    marks.append(2 * i + code)
-    digit = _DIGIT.search(sentence) is not None
-    flags = 0
-    if digit and DATE_RE.search(sentence):
-        flags |= ANSWER_TYPE_BITS["date"]
-    if _NUMBER.search(sentence) and (digit or _DURATION.search(sentence)):
-        flags |= ANSWER_TYPE_BITS["quantity"]
-    if _PERSON.search(sentence):
-        flags |= ANSWER_TYPE_BITS["person"]
-    return tokenize(sentence), stems, sorted(marks), flags
+    the answer types it holds (ANSWER_TYPE_BITS). Worked out once, when letters are indexed."""
+    stems, deficits, strengths = sentence_markers(sentence)
+    marks = sorted([2 * i for i in deficits] + [2 * i + 1 for i in strengths])
+    flags = sum(bit for kind, bit in ANSWER_TYPE_BITS.items() if has_answer_type(sentence, kind))
+    return tokenize(sentence), stems, marks, flags
 
 
 def facts_signature() -> str:
@@ -301,11 +285,14 @@ def answer_type(question: str) -> str | None:
     return next((kind for rx, kind in _ANSWER_TYPES if rx.search(question)), None)
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def has_answer_type(text: str, kind: str | None) -> bool:
-    if kind == "date":
-        return bool(DATE_RE.search(text))
+    if kind == "date":  # every date has digits: most sentences are ruled out by the quick test
+        return bool(_DIGIT.search(text) and DATE_RE.search(text))
     if kind == "quantity":
-        return bool(_NUMBER.search(text) and (_DURATION.search(text) or re.search(r"\d", text)))
+        return bool(_NUMBER.search(text) and (_DURATION.search(text) or _DIGIT.search(text)))
     if kind == "person":
         return bool(_PERSON.search(text))
     return False

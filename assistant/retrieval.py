@@ -18,7 +18,7 @@ from .errors import IndexCorruptError, IndexMismatchError
 from .fusion import fuse
 from . import evidence
 from .search import DenseIndex
-from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged
+from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, ragged_positions
 from .textsearch import KeywordIndex
 
 log = logging.getLogger(__name__)
@@ -167,13 +167,10 @@ class Snapshot:
         passages = np.asarray(passages, dtype=np.int64)
         if len(passages) == 0:
             return []
-        lo, hi = self.sentence_ptr[passages], self.sentence_ptr[passages + 1]
-        counts = hi - lo
-        n = int(counts.sum())
+        rows, owner = ragged_positions(self.sentence_ptr, passages)  # owner: position in passages
+        n = len(rows)
         if n == 0:
             return []
-        owner = np.repeat(np.arange(len(passages)), counts)  # position in passages, per sentence
-        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(n)
         dense = np.asarray(self.sentence_vectors[rows], dtype=np.float32) @ qvec
         whole = (self.passage_vectors(passages) @ qvec)[owner]
         # neighbours: the sentences before and after, in the same passage
@@ -190,12 +187,11 @@ class Snapshot:
             aimed = np.zeros(n, bool)
             target_ids = {self.keyword.word_id(t) for t in probe.targets} - {None}
             stems = self.facts["sentence_stems"]
-            kind = 0 if probe.want < 0 else 1
             for i in np.flatnonzero(stance > 0):
                 own = marks[mark_row == i]
-                where = own[own % 2 == kind] // 2
-                hits = np.flatnonzero(np.isin(stems[int(rows[i])], list(target_ids)))
-                aimed[i] = bool(len(hits)) and bool((np.abs(where[:, None] - hits[None, :]) <= evidence.SENTENCE_REACH).any())
+                markers = (stems[int(rows[i])].tolist(), (own[own % 2 == 0] // 2).tolist(),
+                           (own[own % 2 == 1] // 2).tolist())
+                aimed[i] = evidence.targeted(markers, target_ids, probe.want)  # on word ids, not words
             near = aimed | (np.r_[aimed[1:], False] & next_ok) | (np.r_[False, aimed[:-1]] & prev_ok)
             stance = np.where((stance > 0) & ~near, 0, stance)
         bit = evidence.ANSWER_TYPE_BITS.get(probe.kind or "", 0)

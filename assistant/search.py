@@ -205,10 +205,9 @@ def _matvec(vectors: np.ndarray, qvec: np.ndarray) -> np.ndarray:
 def dense_scores(index, vectors: np.ndarray | None, qvec: np.ndarray, ef_search: int | None = None,
                  ids: np.ndarray | None = None) -> np.ndarray:
     """The question's inner product with every passage: exact for a flat index; for an HNSW
-    index, exact for its DENSE_CANDIDATES nearest passages and their lowest score elsewhere."""
+    index, exact for its DENSE_CANDIDATES nearest passages and their lowest score elsewhere
+    (``vectors``, the flat index's own, are not needed then)."""
     if not is_approximate(index):
-        if vectors is None:
-            return np.zeros(index.ntotal, np.float32)
         return _matvec(vectors, qvec)
     k = min(index.ntotal, DENSE_CANDIDATES)
     scores, found = index.search(np.ascontiguousarray(qvec[None, :], dtype=np.float32), k,

@@ -128,11 +128,8 @@ class Ragged:
 
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The values of ``rows`` end to end, and for each value its position in ``rows``."""
-        starts, ends = self.ptr[rows], self.ptr[np.asarray(rows) + 1]
-        lengths = ends - starts
-        owner = np.repeat(np.arange(len(lengths)), lengths)
-        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return np.asarray(self.values[starts[owner] + offsets]), owner
+        where, owner = ragged_positions(self.ptr, rows)
+        return np.asarray(self.values[where]), owner
 
     def save(self, folder: Path, name: str) -> None:
         np.save(folder / f"{name}.npy", np.ascontiguousarray(self.values), allow_pickle=False)
@@ -143,6 +140,17 @@ class Ragged:
         mode = "r" if mmap else None
         return cls(np.load(folder / f"{name}.npy", mmap_mode=mode, allow_pickle=False),
                    np.load(folder / f"{name}_ptr.npy", allow_pickle=False))
+
+
+def ragged_positions(ptr: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of a ragged layout (row i spans ``ptr[i]`` to ``ptr[i + 1]``): every position
+    the ``rows`` cover, end to end, and for each its position in ``rows``."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = ptr[rows]
+    lengths = ptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return starts[owner] + offsets, owner
 
 
 # ---------------------------------------------------------------- low-level durable writes

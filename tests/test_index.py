@@ -8,8 +8,21 @@ from assistant.answer import Citation, verify
 from assistant.engine import Assistant
 from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from assistant.indexing import sync
-from assistant.store import FORMAT_VERSION, SENTENCE_FACTS
+from assistant.store import FORMAT_VERSION
 from conftest import CORPUS, LETTERS, FakeEmbedder, make_pdf
+
+
+def edited_copy(index, dest, edit):
+    """A copy of the index folder ``index`` at ``dest`` whose manifest ``edit(manifest)`` changed."""
+    shutil.copytree(index, dest)
+    return edit_manifest(dest, edit)
+
+
+def edit_manifest(folder, edit) -> dict:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
 
 
 def test_index_folder_is_plain_files_with_a_manifest(fake_index):
@@ -75,10 +88,7 @@ def test_opening_with_another_model_says_to_rebuild(fake_index):
 def test_opening_another_format_says_to_rebuild(fake_index, tmp_path):
     _, index = fake_index
     copy = tmp_path / "index"
-    shutil.copytree(index, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["format"] = 99
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    edited_copy(index, copy, lambda m: m.update(format=99))
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         Assistant.open(copy, embedder=FakeEmbedder())
 
@@ -88,9 +98,7 @@ def test_an_older_format_is_upgraded_without_embedding_again(fake_index, tmp_pat
     copy = tmp_path / "index"
     shutil.copytree(index, copy)
     before = Assistant.open(copy, embedder=FakeEmbedder()).ask("Which authorities had weak contingency planning?")
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["format"] = 2  # format 2 generations had no sentence facts
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    manifest = edit_manifest(copy, lambda m: m.update(format=2))  # format 2 generations had no sentence facts
     gen = copy / manifest["files"]["generation_dir"]
     for f in gen.glob("sentence_*"):
         if f.name != "sentence_vectors.npy":
@@ -103,9 +111,7 @@ def test_an_older_format_is_upgraded_without_embedding_again(fake_index, tmp_pat
     after = Assistant.open(copy, embedder=FakeEmbedder()).ask("Which authorities had weak contingency planning?")
     assert after.to_dict() == before.to_dict()
     # sentence facts worked out with other word lists are worked out again, too
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["sentence_facts"] = "from-another-version"
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    edit_manifest(copy, lambda m: m.update(sentence_facts="from-another-version"))
     with pytest.raises(IndexMismatchError, match="to update them"):
         Assistant.open(copy, embedder=FakeEmbedder())
     report = sync(corpus, copy, emb, progress=False)
@@ -121,10 +127,7 @@ def test_missing_index_says_how_to_build_one(tmp_path):
 def test_inconsistent_index_is_reported_not_served(fake_index, tmp_path):
     _, index = fake_index
     copy = tmp_path / "index"
-    shutil.copytree(index, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["counts"]["passages"] += 1
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    edited_copy(index, copy, lambda m: m["counts"].update(passages=m["counts"]["passages"] + 1))
     with pytest.raises(IndexCorruptError, match="assistant index"):
         Assistant.open(copy, embedder=FakeEmbedder())
 
@@ -265,10 +268,7 @@ def test_the_app_brings_an_older_index_up_to_date_before_serving(fake_index, tmp
 
     corpus, index = fake_index
     copy = tmp_path / "index"
-    shutil.copytree(index, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["sentence_facts"] = "from-another-version"
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    edited_copy(index, copy, lambda m: m.update(sentence_facts="from-another-version"))
     assert layout_outdated(copy) and not layout_outdated(index) and not layout_outdated(tmp_path / "none")
     emb = FakeEmbedder()
     assistant = prepare(corpus, copy, watch=False, embedder=emb)
