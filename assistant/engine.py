@@ -242,6 +242,10 @@ class Assistant:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
         bar = max(THRESHOLD, FOCUSED_RELATIVE * sents[0].score)
         chosen = [s for s in sents if s.score >= bar]
+        # a question after a date, a figure or a name gets the best sentence that holds one
+        typed = next((s for s in sents if s.typed), None)
+        if typed is not None and typed.score >= THRESHOLD and typed not in chosen:
+            chosen.append(typed)
         spans = _quote_spans(snap, chosen, {x.row: x for x in sents})[:FOCUSED_QUOTES]
         citations = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])
         if not citations:

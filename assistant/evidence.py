@@ -90,7 +90,7 @@ _STANCE_WORDS = set(tokenize(
     "weak weakness weaknesses poor failing fail failed lack lacking insufficient inadequate concern concerns "
     "problem problems criticised shortcomings deficient delay delays worse deteriorated gaps missed enough "
     "strength strengths strong good praised effective improving improved improvement positive impressive "
-    "outstanding sufficiently"
+    "outstanding sufficiently well"
 ))
 _FRAME_WORDS = set(tokenize(
     "authority authorities council councils area areas letter letters inspector inspectors inspection ofsted "
@@ -103,10 +103,22 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DURATION = re.compile(r"\b(?:days?|weeks?|months?|years?|hours?)\b|\d+-(?:day|week|month|year)", re.IGNORECASE)
-_PERSON = re.compile(r"\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]{2,}\b")
+#: A run of capitalised words ("Susan Myers", "Ian G Young", "Wirral Metropolitan Borough
+#: Council"); see ``_names_person``.
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:['’]s)?(?:\s+(?:[A-Z]\.?|[A-Z][a-z]+(?:['’]s)?)\b)+")
+_NOT_A_PERSON = frozenset("""
+council borough metropolitan city county district services service department board team teams hub house
+street road square centre center court office education local authority authorities safeguarding ofsted
+children's children family families young people care social health school schools partnership trust
+group forum panel unit academy executive cabinet committee plan framework inspection report act
+national england west east north south midlands yorkshire london kingdom majesty's her his the this
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+august september october november december
+""".split())
 _ANSWER_TYPES = (
     (re.compile(r"^\s*(?:when|on what dates?|what dates?)\b", re.I), "date"),
-    (re.compile(r"\bhow (?:long|soon|often|quickly|many|much)\b", re.I), "quantity"),
+    (re.compile(r"\bhow (?:long|soon|often|quickly)\b", re.I), "quantity"),
+    (re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|proportion|percentage)\b", re.I), "count"),
     (re.compile(r"^\s*(?:who|whom)\b", re.I), "person"),
 )
 
@@ -133,15 +145,22 @@ def search_terms(topic: str) -> list[str]:
 
 
 _EVALUATIVE = re.compile(r"\b(?:too|not|nor|insufficiently|sufficiently)\s+(?:\w+ly\s+)?(?:long|slow|late|quick|few|many|much|often|good|strong|clear)\b", re.I)
+#: "not properly identified": the manner word after a negation says how badly, not what about.
+_NEGATED_MANNER = re.compile(r"\b(not|never|nor|n['’]t)\s+\w{3,}ly\b", re.I)
+#: "Who were the inspectors?": the role asked about is the topic, even when it is a frame word.
+_ROLE_ASKED = re.compile(r"^\s*who\s+(?:is|was|were|are)\s+(?:the\s+)?(\w+)", re.I)
 
 
 def content_terms(topic: str) -> list[str]:
     """The question's words that say what it is about (stems, no frame or stance words).
 
-    Evaluative phrases ("too long", "not good") carry stance, not topic, and are left out too.
+    Evaluative phrases ("too long", "not good", "not properly") carry stance, not topic, and
+    are left out too.
     """
-    topic = _EVALUATIVE.sub(" ", topic)
-    terms = [t for t in tokenize(topic) if t not in _FRAME_WORDS and t not in _STANCE_WORDS]
+    role = _ROLE_ASKED.match(topic)
+    keep = set(tokenize(role.group(1))) if role else set()
+    topic = _NEGATED_MANNER.sub(r"\1", _EVALUATIVE.sub(" ", topic))
+    terms = [t for t in tokenize(topic) if t in keep or (t not in _FRAME_WORDS and t not in _STANCE_WORDS)]
     return terms or search_terms(topic)
 
 
@@ -234,7 +253,7 @@ def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str],
 
 
 #: Answer types a sentence can hold, as bits of its stored flags (see ``sentence_facts``).
-ANSWER_TYPE_BITS = {"date": 1, "quantity": 2, "person": 4}
+ANSWER_TYPE_BITS = {"date": 1, "quantity": 2, "person": 4, "count": 8}
 
 
 def sentence_facts(sentence: str) -> tuple[list[str], list[str], list[int], int]:
@@ -257,7 +276,7 @@ def facts_signature() -> str:
     from .textsearch import STOPWORDS
 
     parts = [sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
-             _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _PERSON.pattern, sorted(STOPWORDS),
+             _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _CAPITALISED_RUN.pattern, sorted(_NOT_A_PERSON), sorted(STOPWORDS),
              sorted(ANSWER_TYPE_BITS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -281,20 +300,38 @@ def probe(topic: str, question: str, idf) -> Probe:
 
 
 def answer_type(question: str) -> str | None:
-    """What kind of thing the question wants: a date, a quantity, a person, or None."""
+    """What kind of thing the question wants: a date, a quantity (how long), a count (how
+    many), a person, or None."""
     return next((kind for rx, kind in _ANSWER_TYPES if rx.search(question)), None)
 
 
 _DIGIT = re.compile(r"\d")
 
 
+def _names_person(words: list[str]) -> bool:
+    """True when a run of capitalised words, cut at the words of places, bodies and services,
+    leaves two to four words together ("Councillor Val Gibson" in "Councillor Val Gibson
+    Children and Young People")."""
+    length = 0
+    for w in words + ["the"]:
+        if w.lower() in _NOT_A_PERSON:
+            if 2 <= length <= 4:
+                return True
+            length = 0
+        else:
+            length += 1
+    return False
+
+
 def has_answer_type(text: str, kind: str | None) -> bool:
     if kind == "date":  # every date has digits: most sentences are ruled out by the quick test
         return bool(_DIGIT.search(text) and DATE_RE.search(text))
-    if kind == "quantity":
+    if kind == "quantity":  # a duration or a figure: "eight months", "within 12 weeks"
         return bool(_NUMBER.search(text) and (_DURATION.search(text) or _DIGIT.search(text)))
+    if kind == "count":  # any number, in figures or words: "one of eight locality team hubs"
+        return bool(_NUMBER.search(text))
     if kind == "person":
-        return bool(_PERSON.search(text))
+        return any(_names_person(m.group(0).split()) for m in _CAPITALISED_RUN.finditer(text))
     return False
 
 

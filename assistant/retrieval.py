@@ -35,6 +35,7 @@ class Scored:
     dense: float
     coverage: float
     passage_score: float
+    typed: bool = False  # holds what the question asks for (a date, a figure, a name)
 
 
 class Snapshot:
@@ -198,9 +199,10 @@ class Snapshot:
         typed = (self.flags[rows] & bit) > 0 if bit else np.zeros(n, bool)
         values = evidence.score(dense, whole, match, stance, typed)
         letters = self.passage_letter[passages][owner]
-        return [Scored(int(passages[o]), int(r), int(l), float(v), float(d), float(m), float(passage_scores[passages[o]]))
-                for o, r, l, v, d, m in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
-                                            dense.tolist(), match.tolist())]
+        return [Scored(int(passages[o]), int(r), int(l), float(v), float(d), float(m), float(passage_scores[passages[o]]),
+                       bool(t))
+                for o, r, l, v, d, m, t in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
+                                               dense.tolist(), match.tolist(), typed.tolist())]
 
     def _word_match(self, rows: np.ndarray, prev_ok: np.ndarray, next_ok: np.ndarray,
                     probe: evidence.Probe) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""How questions are read for sentence scoring: topic words, answer types, names."""
+
+import pytest
+
+from assistant import evidence
+
+
+@pytest.mark.parametrize("topic, words", [
+    # the manner word after a negation says how badly, not what about
+    ("Where was neglect not properly identified or understood", ["neglect", "identifi", "understood"]),
+    # "well" qualifies, like "good"
+    ("Where were strategy meetings not working well", ["strategi", "meet", "work"]),
+    # frame words go ...
+    ("What did inspectors say about assessments", ["assess"]),
+    # ... unless the question asks who holds that role
+    ("Who were the inspectors on the monitoring visit", ["inspector", "monitor", "visit"]),
+])
+def test_content_terms(topic, words):
+    assert evidence.content_terms(topic) == words
+
+
+def test_stance_targets_skip_the_manner_word():
+    assert evidence.stance_targets("Where was neglect not properly identified") == {"identifi"}
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How long was the CAMHS waiting list in Wirral?", "quantity"),
+    ("How many locality team hubs does Wolverhampton have?", "count"),
+    ("What proportion of plans had a contingency?", "count"),
+    ("When did inspectors visit Dudley?", "date"),
+    ("Who were the inspectors?", "person"),
+    ("What did inspectors say about audits?", None),
+])
+def test_answer_type(question, kind):
+    assert evidence.answer_type(question) == kind
+
+
+def test_a_count_is_any_number_and_a_quantity_needs_a_duration_or_figure():
+    hubs = "Children are allocated a social worker in one of eight locality team hubs."
+    assert evidence.has_answer_type(hubs, "count")
+    assert not evidence.has_answer_type(hubs, "quantity")
+    assert evidence.has_answer_type("The waiting list is eight months, and this is too long.", "quantity")
+    assert not evidence.has_answer_type("Plans are not clear.", "count")
+
+
+@pytest.mark.parametrize("text, named", [
+    ("The inspectors were Ian Young HMI, Susan Myers HMI and Shabana Abasi, seconded inspector.", True),
+    ("The visit was conducted by Alison Smale and John Roughton, two of Her Majesty's Inspectors.", True),
+    ("Cabinet member with lead responsibility\tCouncillor Val Gibson Children and Young People", True),
+    ("This letter summarises the findings of the monitoring visit to Wirral Metropolitan Borough "
+     "Council children's services on 5 and 6 April 2017.", False),
+    ("Wolverhampton Safeguarding Children Board", False),
+    ("The Ofsted inspection commenced in Wolverhampton on 16 January 2017.", False),
+])
+def test_person_names_are_told_from_places_and_bodies(text, named):
+    assert evidence.has_answer_type(text, "person") is named
