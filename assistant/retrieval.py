@@ -186,7 +186,7 @@ class Snapshot:
         if probe.targets and probe.want and (stance > 0).any():
             # a weakness counts only when it is about what was asked (here or beside it)
             aimed = np.zeros(n, bool)
-            target_ids = {self.keyword.word_id(t) for t in probe.targets} - {None}
+            target_ids = {i for t in probe.targets for i in self.keyword.word_ids(t)}
             stems = self.facts["sentence_stems"]
             for i in np.flatnonzero(stance > 0):
                 own = marks[mark_row == i]
@@ -212,11 +212,12 @@ class Snapshot:
             return np.zeros(n)
         values, row_of = self.facts["sentence_tokens"].gather(rows)
         terms = list(probe.weights)
-        ids = [self.keyword.word_id(t) for t in terms]
         present = np.zeros((n, len(terms)), bool)
-        for k, i in enumerate(ids):
-            if i is not None:
-                present[np.unique(row_of[values == i]), k] = True
+        for k, t in enumerate(terms):
+            ids = self.keyword.word_ids(t)
+            if ids:
+                hit = values == ids[0] if len(ids) == 1 else np.isin(values, ids)
+                present[np.unique(row_of[hit]), k] = True
         near = np.zeros_like(present)
         near[1:] |= present[:-1] & prev_ok[1:, None]
         near[:-1] |= present[1:] & next_ok[:-1, None]

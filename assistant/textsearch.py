@@ -65,6 +65,7 @@ class KeywordIndex:
         indptr = np.asarray(retriever.scores["indptr"])
         self._df = np.diff(indptr)
         self._vocab = retriever.vocab_dict
+        self._sorted: list[str] | None = None  # the vocabulary in order, made when first needed
 
     @classmethod
     def build(cls, tokens: Sequence[list[str]], groups: Sequence | None = None,
@@ -135,7 +136,7 @@ class KeywordIndex:
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query (zeros where no word matches)."""
-        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
+        ids = [i for t in query_tokens for i in self.word_ids(t)]
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
@@ -144,12 +145,41 @@ class KeywordIndex:
         """The token's number in the index's vocabulary (None if the index never saw it)."""
         return self._vocab.get(token)
 
+    def expand(self, token: str) -> list[str]:
+        """The index's words for a question's word: the word itself when the index has it;
+        otherwise the words it begins, when it is long enough to mean something ("break" ->
+        "breakdown", a question's word that the letters only use in a compound); else none."""
+        if token in self._vocab:
+            return [token]
+        if len(token) < MIN_PREFIX:
+            return []
+        if self._sorted is None:
+            self._sorted = sorted(t for t in self._vocab if t)
+        import bisect
+
+        at = bisect.bisect_left(self._sorted, token)
+        found = []
+        while at < len(self._sorted) and self._sorted[at].startswith(token) and len(found) < MAX_EXPANSIONS:
+            found.append(self._sorted[at])
+            at += 1
+        return found
+
+    def word_ids(self, token: str) -> list[int]:
+        """Numbers of ``expand(token)``."""
+        return [self._vocab[t] for t in self.expand(token)]
+
     def idf(self, token: str) -> float:
-        """Inverse document frequency; a word the index never saw gets the highest weight."""
-        df = self._df[self._vocab[token]] if token in self._vocab else 0
+        """Inverse document frequency (of the words it stands for, see ``expand``); a word the
+        index never saw gets the highest weight."""
+        df = min(self.n_docs, int(sum(self._df[i] for i in self.word_ids(token))))
         return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
 
 
+
+#: A question's word the index never saw stands for the index's words it begins (see
+#: ``KeywordIndex.expand``) when it has at least MIN_PREFIX letters; at most MAX_EXPANSIONS.
+MIN_PREFIX = 4
+MAX_EXPANSIONS = 20
 
 #: Each passage's keyword entry also holds its neighbours' words (same letter and section):
 #: a passage is found by the words around it, as a reader would. Chosen on SciFact, where it

@@ -54,3 +54,15 @@ def test_a_count_is_any_number_and_a_quantity_needs_a_duration_or_figure():
 ])
 def test_person_names_are_told_from_places_and_bodies(text, named):
     assert evidence.has_answer_type(text, "person") is named
+
+
+def test_a_word_the_letters_only_use_in_a_compound_stands_for_it():
+    from assistant.textsearch import KeywordIndex
+
+    keyword = KeywordIndex.build([["placement", "breakdown"], ["placement", "stabl"]])
+    assert keyword.expand("breakdown") == ["breakdown"]
+    assert keyword.expand("break") == ["breakdown"]  # never seen alone
+    assert keyword.expand("pla") == []  # too short to mean something
+    assert keyword.expand("prison") == []
+    assert keyword.idf("break") == keyword.idf("breakdown") < keyword.idf("prison")
+    assert keyword.scores(["break"])[0] > 0 == keyword.scores(["break"])[1]
