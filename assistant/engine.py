@@ -191,7 +191,12 @@ class Assistant:
         scored = snap.score_sentences(read, scores, qvec, probe)
         scored_rows = {x.row: x for x in scored}
         for s in sorted(scored, key=lambda s: -s.score):
-            best_by_letter.setdefault(s.letter, []).append(s)
+            # "Which authorities were praised for X": letters praise in so many words ("good",
+            # "effective", "improved"), so only sentences that do count; a sentence that merely
+            # mentions X ("reviewing case records") does not. Criticism is often put less
+            # plainly ("plans should be specific"), so weakness questions keep every sentence.
+            if s.reports or probe.want <= 0:
+                best_by_letter.setdefault(s.letter, []).append(s)
         if not best_by_letter:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
         # an authority counts when its best letter clears the bar; then each of its letters

@@ -36,6 +36,7 @@ class Scored:
     coverage: float
     passage_score: float
     typed: bool = False  # holds what the question asks for (a date, a figure, a name)
+    reports: bool = False  # has a word of the stance the question asks about ("improved", "weak")
 
 
 class Snapshot:
@@ -183,6 +184,7 @@ class Snapshot:
         weak = np.bincount(mark_row[marks % 2 == 0], minlength=n) > 0
         strong = np.bincount(mark_row[marks % 2 == 1], minlength=n) > 0
         stance = np.where(weak, -1, np.where(strong, 1, 0)) * probe.want
+        reports = stance > 0
         if probe.targets and probe.want and (stance > 0).any():
             # a weakness counts only when it is about what was asked (here or beside it)
             aimed = np.zeros(n, bool)
@@ -200,9 +202,9 @@ class Snapshot:
         values = evidence.score(dense, whole, match, stance, typed)
         letters = self.passage_letter[passages][owner]
         return [Scored(int(passages[o]), int(r), int(l), float(v), float(d), float(m), float(passage_scores[passages[o]]),
-                       bool(t))
-                for o, r, l, v, d, m, t in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
-                                               dense.tolist(), match.tolist(), typed.tolist())]
+                       bool(t), bool(k))
+                for o, r, l, v, d, m, t, k in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
+                                                  dense.tolist(), match.tolist(), typed.tolist(), reports.tolist())]
 
     def _word_match(self, rows: np.ndarray, prev_ok: np.ndarray, next_ok: np.ndarray,
                     probe: evidence.Probe) -> np.ndarray:

@@ -76,6 +76,13 @@ def test_questions_after_a_name_or_a_number_quote_one(real_assistant):
 def test_check_questions_do_not_regress(real_assistant):
     # questions written after calibration; the figures reached when they were added
     m = evaluate(real_assistant, load_questions(QUESTIONS.parent / "check_questions.jsonl"))
-    assert m["authority_f1"] >= 0.78 and m["evidence_recall"] >= 0.88, m["details"]
+    assert m["authority_f1"] >= 0.83 and m["evidence_recall"] >= 0.88, m["details"]
     assert m["answer_contains"] == 1.0 and m["citation_integrity"] == 1.0
     assert m["abstention"] >= 0.83, m["details"]
+
+
+def test_praise_counts_only_where_the_letter_praises(real_assistant):
+    # Dudley and Wolverhampton only say inspectors were "reviewing case records"
+    ans = real_assistant.ask("Which authorities had improved their case recording?")
+    assert "Wakefield" in ans.authorities
+    assert not {"Dudley", "Wolverhampton"} & set(ans.authorities)
