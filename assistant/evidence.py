@@ -281,6 +281,41 @@ def facts_signature() -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
+#: Word stems that say which way an amount goes ("high caseloads", "reduced caseloads").
+_UP = frozenset("high higher increas rise rose grow grew larg larger long longer".split())
+_DOWN = frozenset("low lower reduc decreas fall fell small smaller short shorter fewer".split())
+#: How near (in words) such a word must be to the thing it qualifies.
+DIRECTION_REACH = 3
+
+
+def directions(topic: str) -> list[tuple[str, frozenset, frozenset]]:
+    """What the question says goes up or down: for "high caseloads", ("caseload", words that
+    say the same way, words that say the other way)."""
+    stems, _ = _word_stems(topic)
+    content = set(content_terms(topic))
+    out = []
+    for i, w in enumerate(stems):
+        same, other = (_UP, _DOWN) if w in _UP else (_DOWN, _UP) if w in _DOWN else (None, None)
+        if same is None:
+            continue
+        for j in range(max(0, i - 2), min(len(stems), i + 3)):
+            if j != i and stems[j] in content and stems[j] not in _UP | _DOWN:
+                out.append((stems[j], same, other))
+    return out
+
+
+def contradicts(stems: list, opposed: list[tuple]) -> bool:
+    """True when the sentence (its word stems, or their numbers) says the thing the question
+    asks about goes the other way ("Reduced caseloads ..." for "high caseloads") and nowhere
+    the same way. ``opposed`` is what ``directions`` gives (with numbers for words, if stems are)."""
+    for thing, same, other in opposed:
+        near = [stems[k] for j, w in enumerate(stems) if w == thing
+                for k in range(max(0, j - DIRECTION_REACH), min(len(stems), j + DIRECTION_REACH + 1))]
+        if any(w in other for w in near) and not any(w in same for w in near):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Probe:
     """The question's side of sentence scoring, worked out once per question."""
@@ -290,13 +325,14 @@ class Probe:
     want: int  # question_stance
     targets: frozenset[str]  # stance_targets
     kind: str | None  # answer_type
+    opposed: tuple = ()  # directions
 
 
 def probe(topic: str, question: str, idf) -> Probe:
     """``idf(word)`` gives a word's rarity in the collection."""
     terms = content_terms(topic)
     return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, question_stance(topic),
-                 frozenset(stance_targets(topic, idf)), answer_type(question or topic))
+                 frozenset(stance_targets(topic, idf)), answer_type(question or topic), tuple(directions(topic)))
 
 
 def answer_type(question: str) -> str | None:

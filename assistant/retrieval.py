@@ -197,6 +197,8 @@ class Snapshot:
                 aimed[i] = evidence.targeted(markers, target_ids, probe.want)  # on word ids, not words
             near = aimed | (np.r_[aimed[1:], False] & next_ok) | (np.r_[False, aimed[:-1]] & prev_ok)
             stance = np.where((stance > 0) & ~near, 0, stance)
+        if probe.opposed:  # "high caseloads": a sentence on reduced caseloads says the opposite
+            stance = np.where(self._contradicted(rows, probe.opposed), -1, stance)
         bit = evidence.ANSWER_TYPE_BITS.get(probe.kind or "", 0)
         typed = (self.flags[rows] & bit) > 0 if bit else np.zeros(n, bool)
         values = evidence.score(dense, whole, match, stance, typed)
@@ -205,6 +207,20 @@ class Snapshot:
                        bool(t), bool(k))
                 for o, r, l, v, d, m, t, k in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
                                                   dense.tolist(), match.tolist(), typed.tolist(), reports.tolist())]
+
+    def _contradicted(self, rows: np.ndarray, opposed: tuple) -> np.ndarray:
+        """``evidence.contradicts`` for each of ``rows``, on stored word numbers."""
+        word = self.keyword.word_id
+        numbered = [(word(thing), {word(w) for w in same} - {None}, {word(w) for w in other} - {None})
+                    for thing, same, other in opposed if word(thing) is not None]
+        out = np.zeros(len(rows), bool)
+        if not numbered:
+            return out
+        values, row_of = self.facts["sentence_stems"].gather(rows)
+        stems = self.facts["sentence_stems"]
+        for i in np.unique(row_of[np.isin(values, [t for t, _, _ in numbered])]):
+            out[i] = evidence.contradicts(stems[int(rows[i])].tolist(), numbered)
+        return out
 
     def _word_match(self, rows: np.ndarray, prev_ok: np.ndarray, next_ok: np.ndarray,
                     probe: evidence.Probe) -> np.ndarray:
@@ -231,10 +247,10 @@ class Snapshot:
             same = row_of[1:] == row_of[:-1]
             found = np.zeros(n)
             for a, b in pairs:
-                ia, ib = self.keyword.word_id(a), self.keyword.word_id(b)
-                if ia is None or ib is None:
+                ia, ib = self.keyword.word_ids(a), self.keyword.word_ids(b)
+                if not ia or not ib:
                     continue
-                hit = same & (values[:-1] == ia) & (values[1:] == ib)
+                hit = same & np.isin(values[:-1], ia) & np.isin(values[1:], ib)
                 found += np.bincount(row_of[:-1][hit], minlength=n) > 0
             cover = 0.8 * cover + 0.2 * found / len(pairs)
         return cover ** evidence.WORD_POWER

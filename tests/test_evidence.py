@@ -66,3 +66,17 @@ def test_a_word_the_letters_only_use_in_a_compound_stands_for_it():
     assert keyword.expand("prison") == []
     assert keyword.idf("break") == keyword.idf("breakdown") < keyword.idf("prison")
     assert keyword.scores(["break"])[0] > 0 == keyword.scores(["break"])[1]
+
+
+def test_a_sentence_saying_the_amount_went_the_other_way_contradicts():
+    high = evidence.directions("Which authorities had high caseloads for social workers")
+    assert [thing for thing, _, _ in high] == ["caseload"]
+
+    def says(sentence):
+        return evidence.contradicts(evidence.sentence_markers(sentence)[0], high)
+
+    assert says("Reduced caseloads are better supporting social workers.")
+    assert not says("Combined with unacceptably high caseloads for social workers in some teams.")
+    assert not says("Caseloads were high and have since been reduced.")  # both ways: not a contradiction
+    assert not says("Reduced sickness levels.")  # about something else
+    assert evidence.directions("Which authorities had weak contingency planning") == []

@@ -21,6 +21,9 @@ QUESTIONS = [
     "Who were the inspectors?",
     "What strengths were found in services for care leavers?",
     "Which authorities had plans that are not good enough?",
+    "Which authorities had high caseloads for social workers?",
+    "How many locality team hubs are there?",
+    "Where did placements break down?",
 ]
 
 
@@ -30,14 +33,18 @@ def reference_scores(snap, passages, passage_scores, qvec, topic, question):
     weights = {t: snap.keyword.idf(t) ** 2 for t in set(terms)}
     want, kind = evidence.question_stance(topic), evidence.answer_type(question)
     targets = evidence.stance_targets(topic, snap.keyword.idf)
+    opposed = evidence.directions(topic)
+    # a question's word the index never saw stands for the words it begins ("break" -> "breakdown")
+    alias = {w: t for t in terms for w in snap.keyword.expand(t) if w != t}
     out = {}
     for p in passages:
         lo, hi = int(snap.sentence_ptr[p]), int(snap.sentence_ptr[p + 1])
         text = snap.record(int(snap.passage_letter[p])).text
         pieces = [text[s:e] for s, e in snap.sentence_spans[lo:hi]]
-        words = [tokenize(x) for x in pieces]
+        words = [[alias.get(w, w) for w in tokenize(x)] for x in pieces]
         markers = [evidence.sentence_markers(x) for x in pieces]
-        stances = [want * evidence.stance_of(m) if want else 0 for m in markers]
+        stances = [-1 if evidence.contradicts(m[0], opposed) else want * evidence.stance_of(m) if want else 0
+                   for m in markers]
         aimed = [st > 0 and evidence.targeted(m, targets, want) for st, m in zip(stances, markers)]
         whole = float(snap.passage_vectors(np.array([p]))[0] @ qvec)
         for j in range(hi - lo):
