@@ -19,12 +19,13 @@ from .embedding import Embedder, load_embedder, one_blas_thread, start_importing
 from .errors import IndexMissingError
 from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader
-from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, search_terms
+from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
 from .retrieval import Scored, Snapshot
 
 log = logging.getLogger(__name__)
 
 UNRECOGNISED = "Authority not recognised"
+NO_DATE = "The letters give no date for this."
 #: Passages read per letter when looking for a letter's best evidence: more in the most
 #: promising letters (the first CLOSE_READING of the shortlist), fewer in the rest.
 PASSAGES_PER_LETTER = 5
@@ -255,6 +256,9 @@ class Assistant:
         citations = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])
         if not citations:
             return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+        if probe.kind == "date" and not any(names_a_time(c.quote) for c in citations):
+            # "When will Ofsted next inspect ...?" answered with no date at all is no answer
+            return self._nothing(query, NO_DATE, checked["letters"], checked["authorities"])
         authorities = []
         for c in citations:
             if c.authority and c.authority not in authorities:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .metadata import DATE_RE
+from .metadata import DATE_RE, MONTH
 from .textsearch import stem_words, tokenize
 
 # A sentence's stance is read word by word (set look-ups are far quicker than one large
@@ -357,6 +357,16 @@ def _names_person(words: list[str]) -> bool:
         else:
             length += 1
     return False
+
+
+#: Any mention of a time a "when" question could be answered with: a date, a month and year,
+#: or a year ("in September 2016", "in 2017").
+_WHEN = re.compile(rf"\b{MONTH}\s+\d{{4}}\b|\b(?:19|20)\d\d\b")
+
+
+def names_a_time(text: str) -> bool:
+    """True when ``text`` says when (a date, a month and year, or a year)."""
+    return bool(_DIGIT.search(text) and (_WHEN.search(text) or DATE_RE.search(text)))
 
 
 def has_answer_type(text: str, kind: str | None) -> bool:

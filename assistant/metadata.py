@@ -14,10 +14,10 @@ from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december")
-_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH})\s+(\d{{4}})\b", re.IGNORECASE)
+MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH})\s+(\d{{4}})\b", re.IGNORECASE)
 _DATE_LINE = re.compile(
-    rf"^\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\s*$",
+    rf"^\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+\d{{4}}\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 TITLE_RE = re.compile(
@@ -27,7 +27,7 @@ TITLE_RE = re.compile(
 )
 _VISIT_SENTENCE = re.compile(
     r"(?:findings|visit|inspection)[^.\n]{0,200}?\bon\s+(?P<dates>(?:\d{1,2}(?:st|nd|rd|th)?"
-    rf"(?:\s+{_MONTH})?(?:\s+\d{{4}})?\s*(?:,|and|to|-|–)\s*)*\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})",
+    rf"(?:\s+{MONTH})?(?:\s+\d{{4}})?\s*(?:,|and|to|-|–)\s*)*\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+\d{{4}})",
     re.IGNORECASE,
 )
 _BY_RE = re.compile(
@@ -133,7 +133,7 @@ def expand_dates(printed: str) -> list[str]:
             items.append(p)
     parsed: list[list] = []
     for item in items:
-        m = re.match(rf"(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+({_MONTH}))?(?:\s+(\d{{4}}))?$", item, re.IGNORECASE)
+        m = re.match(rf"(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+({MONTH}))?(?:\s+(\d{{4}}))?$", item, re.IGNORECASE)
         if not m:
             return []
         parsed.append([int(m.group(1)), m.group(2), m.group(3)])

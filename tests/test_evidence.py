@@ -80,3 +80,11 @@ def test_a_sentence_saying_the_amount_went_the_other_way_contradicts():
     assert not says("Caseloads were high and have since been reduced.")  # both ways: not a contradiction
     assert not says("Reduced sickness levels.")  # about something else
     assert evidence.directions("Which authorities had weak contingency planning") == []
+
+
+def test_a_time_is_a_date_a_month_and_year_or_a_year():
+    assert evidence.names_a_time("on 9 and 10 October 2019")
+    assert evidence.names_a_time("judged inadequate in September 2016")
+    assert evidence.names_a_time("the 2017-18 plan")
+    assert not evidence.names_a_time("the next phase of development is to focus on plans")
+    assert not evidence.names_a_time("within three months")
