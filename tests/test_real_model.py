@@ -76,7 +76,7 @@ def test_questions_after_a_name_or_a_number_quote_one(real_assistant):
 def test_check_questions_do_not_regress(real_assistant):
     # questions written after calibration; the figures reached when they were added
     m = evaluate(real_assistant, load_questions(QUESTIONS.parent / "check_questions.jsonl"))
-    assert m["authority_f1"] >= 0.85 and m["evidence_recall"] >= 0.88, m["details"]
+    assert m["authority_f1"] >= 0.87 and m["evidence_recall"] >= 0.87, m["details"]
     assert m["answer_contains"] == 1.0 and m["citation_integrity"] == 1.0
     assert m["abstention"] == 1.0, m["details"]
 
