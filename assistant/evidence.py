@@ -1,6 +1,6 @@
 """How well one sentence answers a question: the calibrated evidence score.
 
-Three signals, each readable on its own:
+Five signals, each readable on its own:
 
 - meaning: cosine between the question and the sentence read in its passage;
 - words: the share of the question's content words (weighted by rarity) that the
@@ -8,8 +8,10 @@ Three signals, each readable on its own:
 - stance: a question about weaknesses ("weak", "not ... enough", "too long") wants
   sentences that report a weakness of the very thing it asks about ("supervision is not
   reflective" for "supervision not reflective enough"), and a question about strengths the
-  reverse; a sentence with the opposite stance counts against;
-- answer type: "when" wants a date, "how long" a quantity, "who" a name;
+  reverse; a sentence with the opposite stance counts against, as does one saying an amount
+  went the other way ("reduced caseloads" for "high caseloads");
+- answer type: "when" wants a date, "how long" a duration or figure, "how many" a number,
+  "who" a name;
 - the passage: how close the whole passage around the sentence is to the question.
 
 Words that only frame the question ("which authorities", "inspectors found") and words
