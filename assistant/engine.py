@@ -250,7 +250,7 @@ class Assistant:
         chosen = [s for s in sents if s.score >= bar]
         # a question after a date, a figure or a name gets the best sentence that holds one
         typed = next((s for s in sents if s.typed), None)
-        if typed is not None and typed.score >= THRESHOLD and typed not in chosen:
+        if typed is not None and THRESHOLD <= typed.score < bar:  # not chosen already
             chosen.append(typed)
         spans = _quote_spans(snap, chosen, {x.row: x for x in sents})[:FOCUSED_QUOTES]
         citations = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])

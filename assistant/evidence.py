@@ -278,30 +278,31 @@ def facts_signature() -> str:
     from .textsearch import STOPWORDS
 
     parts = [sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
-             _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _CAPITALISED_RUN.pattern, sorted(_NOT_A_PERSON), sorted(STOPWORDS),
-             sorted(ANSWER_TYPE_BITS.items())]
+             _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _CAPITALISED_RUN.pattern,
+             sorted(_NOT_A_PERSON), sorted(STOPWORDS), sorted(ANSWER_TYPE_BITS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 #: Word stems that say which way an amount goes ("high caseloads", "reduced caseloads").
 _UP = frozenset("high higher increas rise rose grow grew larg larger long longer".split())
 _DOWN = frozenset("low lower reduc decreas fall fell small smaller short shorter fewer".split())
+_DIRECTION = _UP | _DOWN
 #: How near (in words) such a word must be to the thing it qualifies.
 DIRECTION_REACH = 3
 
 
-def directions(topic: str) -> list[tuple[str, frozenset, frozenset]]:
+def directions(topic: str, terms: list[str] | None = None) -> list[tuple[str, frozenset, frozenset]]:
     """What the question says goes up or down: for "high caseloads", ("caseload", words that
-    say the same way, words that say the other way)."""
+    say the same way, words that say the other way). ``terms``: its content_terms, if known."""
     stems, _ = _word_stems(topic)
-    content = set(content_terms(topic))
+    content = set(content_terms(topic) if terms is None else terms)
     out = []
     for i, w in enumerate(stems):
         same, other = (_UP, _DOWN) if w in _UP else (_DOWN, _UP) if w in _DOWN else (None, None)
         if same is None:
             continue
         for j in range(max(0, i - 2), min(len(stems), i + 3)):
-            if j != i and stems[j] in content and stems[j] not in _UP | _DOWN:
+            if j != i and stems[j] in content and stems[j] not in _DIRECTION:
                 out.append((stems[j], same, other))
     return out
 
@@ -334,7 +335,8 @@ def probe(topic: str, question: str, idf) -> Probe:
     """``idf(word)`` gives a word's rarity in the collection."""
     terms = content_terms(topic)
     return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, question_stance(topic),
-                 frozenset(stance_targets(topic, idf)), answer_type(question or topic), tuple(directions(topic)))
+                 frozenset(stance_targets(topic, idf)), answer_type(question or topic),
+                 tuple(directions(topic, terms)))
 
 
 def answer_type(question: str) -> str | None:

@@ -8,10 +8,10 @@ import re
 from dataclasses import asdict, dataclass, replace
 
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
-from .metadata import MONTHS
+from .metadata import MONTH, MONTHS
 
 _YEAR = r"(20[0-3]\d|19[89]\d)"
-_MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December)"
+_MONTH = f"({MONTH})"
 _AGGREGATE = re.compile(
     r"\b(which|what|how many|list(?: the)?|name the|any)\s+(?:other\s+)?(?:of the\s+)?"
     r"(?:local\s+)?(authorit(?:y|ies)|councils?|areas?|las|places|letters|boroughs)\b"

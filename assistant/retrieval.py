@@ -185,12 +185,12 @@ class Snapshot:
         strong = np.bincount(mark_row[marks % 2 == 1], minlength=n) > 0
         stance = np.where(weak, -1, np.where(strong, 1, 0)) * probe.want
         reports = stance > 0
-        if probe.targets and probe.want and (stance > 0).any():
+        if probe.targets and probe.want and reports.any():
             # a weakness counts only when it is about what was asked (here or beside it)
             aimed = np.zeros(n, bool)
             target_ids = {i for t in probe.targets for i in self.keyword.word_ids(t)}
             stems = self.facts["sentence_stems"]
-            for i in np.flatnonzero(stance > 0):
+            for i in np.flatnonzero(reports):
                 own = marks[mark_row == i]
                 markers = (stems[int(rows[i])].tolist(), (own[own % 2 == 0] // 2).tolist(),
                            (own[own % 2 == 1] // 2).tolist())
@@ -230,12 +230,11 @@ class Snapshot:
             return np.zeros(n)
         values, row_of = self.facts["sentence_tokens"].gather(rows)
         terms = list(probe.weights)
+        ids = {t: self.keyword.word_ids(t) for t in terms}  # several for a word that stands for others
         present = np.zeros((n, len(terms)), bool)
         for k, t in enumerate(terms):
-            ids = self.keyword.word_ids(t)
-            if ids:
-                hit = values == ids[0] if len(ids) == 1 else np.isin(values, ids)
-                present[np.unique(row_of[hit]), k] = True
+            if ids[t]:
+                present[np.unique(row_of[np.isin(values, ids[t])]), k] = True
         near = np.zeros_like(present)
         near[1:] |= present[:-1] & prev_ok[1:, None]
         near[:-1] |= present[1:] & next_ok[:-1, None]
@@ -247,10 +246,9 @@ class Snapshot:
             same = row_of[1:] == row_of[:-1]
             found = np.zeros(n)
             for a, b in pairs:
-                ia, ib = self.keyword.word_ids(a), self.keyword.word_ids(b)
-                if not ia or not ib:
+                if not ids[a] or not ids[b]:
                     continue
-                hit = same & np.isin(values[:-1], ia) & np.isin(values[1:], ib)
+                hit = same & np.isin(values[:-1], ids[a]) & np.isin(values[1:], ids[b])
                 found += np.bincount(row_of[:-1][hit], minlength=n) > 0
             cover = 0.8 * cover + 0.2 * found / len(pairs)
         return cover ** evidence.WORD_POWER
