@@ -39,8 +39,9 @@ SHORTLIST = 40
 #: sentence overall.
 LETTER_RELATIVE = 0.75
 #: Another letter about an authority that counts is quoted when its best evidence reaches
-#: this share of the authority's strongest.
-SAME_AUTHORITY_SHARE = 0.7
+#: this share of the authority's strongest (a visit letter beside a cabinet report whose
+#: recommendation repeats the question; at 0.5 report headings start to come in).
+SAME_AUTHORITY_SHARE = 0.6
 FOCUSED_RELATIVE = 0.80
 #: Quotes per letter in grouped answers; quotes in focused answers.
 QUOTES_PER_LETTER = 3
@@ -252,6 +253,9 @@ class Assistant:
         typed = next((s for s in sents if s.typed), None)
         if typed is not None and THRESHOLD <= typed.score < bar:  # not chosen already
             chosen.append(typed)
+        # "which approach ...": the other places that name the answer the best quote gives
+        same = set(snap.naming_same([s.row for s in sents], chosen[0].row, probe))
+        chosen += [s for s in sents if s.row in same and s not in chosen]
         spans = _quote_spans(snap, chosen, {x.row: x for x in sents})[:FOCUSED_QUOTES]
         citations = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])
         if not citations:

@@ -9,9 +9,12 @@ Five signals, each readable on its own:
   sentences that report a weakness of the very thing it asks about ("supervision is not
   reflective" for "supervision not reflective enough"), and a question about strengths the
   reverse; a sentence with the opposite stance counts against, as does one saying an amount
-  went the other way ("reduced caseloads" for "high caseloads");
+  went the other way ("reduced caseloads" for "high caseloads"). A recommendation ("Ensure
+  that plans are specific") reports a weakness, and a hedged strength ("potentially a
+  strength") is none;
 - answer type: "when" wants a date, "how long" a duration or figure, "how many" a number,
-  "who" a name;
+  "who" a name; "which <thing>" is answered by the words that name the thing, and the
+  engine quotes each place that names it so;
 - the passage: how close the whole passage around the sentence is to the question.
 
 Words that only frame the question ("which authorities", "inspectors found") and words
@@ -44,6 +47,15 @@ improvements positive positively well robust timely impressive value valued help
 successful successfully appropriate appropriately thorough better
 """.split())
 _STRENGTH_PHRASE_LIST = (("high", "quality"),)
+#: A recommendation ("Ensure that all plans are specific", "Develop a robust training
+#: strategy") says what is missing: its first word counts as a weakness word, and its strength
+#: words ("robust", "effective") say what should be, so they do not count.
+_REMEDIES = frozenset("""
+ensure develop strengthen improve increase reduce establish embed address prioritise prioritize tighten
+raise enhance
+""".split())
+_HEDGES = frozenset("potentially possibly could should would may might".split())
+HEDGE_REACH = 2
 
 
 def _by_first_word(phrases: tuple) -> dict:
@@ -235,7 +247,12 @@ def sentence_markers(sentence: str) -> tuple[list[str], list[int], list[int]]:
     """A sentence's word stems and the word positions of its weakness and strength words."""
     words = [w.lower() for w in _SENTENCE_WORD.findall(sentence)]
     stems = stem_words([w.replace("’", "'") for w in words])
-    return (stems, *_positions(words))
+    deficits, strengths = _positions(words)
+    if words and words[0] in _REMEDIES and sentence.lstrip()[:1].isupper():
+        return stems, sorted({0, *deficits}), []
+    # "potentially a strength", "should enable": what may be, not what is
+    strengths = [i for i in strengths if not _HEDGES.intersection(words[max(0, i - HEDGE_REACH):i])]
+    return stems, deficits, strengths
 
 
 def targeted(markers: tuple[list[str], list[int], list[int]], targets: set[str], want: int) -> bool:
@@ -278,6 +295,7 @@ def facts_signature() -> str:
     from .textsearch import STOPWORDS
 
     parts = [sorted(_DEFICIT_WORDS), _DEFICIT_PHRASE_LIST, sorted(_STRENGTH_WORDS), _STRENGTH_PHRASE_LIST,
+             sorted(_REMEDIES), sorted(_HEDGES), HEDGE_REACH, "recommendations are weaknesses",
              _SENTENCE_WORD.pattern, _NUMBER.pattern, _DURATION.pattern, _CAPITALISED_RUN.pattern,
              sorted(_NOT_A_PERSON), sorted(STOPWORDS), sorted(ANSWER_TYPE_BITS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
@@ -319,6 +337,50 @@ def contradicts(stems: list, opposed: list[tuple]) -> bool:
     return False
 
 
+#: "Which screening tool has ...", "What practice approach ...": the kind of thing a factoid
+#: question asks for. The letters name one by the words before it ("a gangs screening tool",
+#: "the restorative practice approach"); see ``named_by``.
+_ASKED_THING = re.compile(r"^\s*(?:what|which)\s+((?:[\w'’-]+\s*){1,4})", re.I)
+_AUXILIARIES = frozenset("has have had did does do is are was were will would can could should might must".split())
+_PREPOSITIONS = frozenset("in for of at on from by with to about across within into after before during among".split())
+#: How many words before the thing can name it ("child and adolescent response team").
+NAME_REACH = 3
+
+
+def asked_thing(topic: str) -> str | None:
+    """The stem of the thing a "what/which <thing> ..." question asks for ("team" in "Which
+    team provides intensive help?", "approach" in "What practice approach has ... implemented?"),
+    or None ("What did inspectors say ...", "What is ...").
+
+    The thing runs from the question word to an auxiliary ("What practice approach has");
+    otherwise ("Which team deals with", "What tools for neglect") it is the first word.
+    """
+    m = _ASKED_THING.match(topic)
+    if not m:
+        return None
+    words = m.group(1).lower().split()
+    end = next((i for i, w in enumerate(words) if w in _AUXILIARIES | _PREPOSITIONS), None)
+    thing = words[:end] if end is not None and words[end] in _AUXILIARIES else words[:1]
+    if not thing or thing[-1] in _AUXILIARIES:
+        return None
+    head = tokenize(thing[-1])
+    return head[0] if head and head[0] not in _FRAME_WORDS else None
+
+
+def name_words(stems: list, thing, ignore) -> set:
+    """The words before ``thing`` in a sentence (its word stems, or their numbers) that name it,
+    leaving out ``ignore`` (the question's own words and stop words): {"restor", "strength",
+    "base"} in "the restorative strength-based approach"."""
+    return {stems[k] for j, w in enumerate(stems) if w == thing
+            for k in range(max(0, j - NAME_REACH), j) if stems[k] not in ignore}
+
+
+def names_same(stems: list, thing, names: set) -> bool:
+    """True when the sentence names ``thing`` with one of ``names`` (see ``name_words``)."""
+    return any(stems[k] in names for j, w in enumerate(stems) if w == thing
+               for k in range(max(0, j - NAME_REACH), j))
+
+
 @dataclass(frozen=True)
 class Probe:
     """The question's side of sentence scoring, worked out once per question."""
@@ -329,6 +391,7 @@ class Probe:
     targets: frozenset[str]  # stance_targets
     kind: str | None  # answer_type
     opposed: tuple = ()  # directions
+    thing: str | None = None  # asked_thing
 
 
 def probe(topic: str, question: str, idf) -> Probe:
@@ -336,7 +399,7 @@ def probe(topic: str, question: str, idf) -> Probe:
     terms = content_terms(topic)
     return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, question_stance(topic),
                  frozenset(stance_targets(topic, idf)), answer_type(question or topic),
-                 tuple(directions(topic, terms)))
+                 tuple(directions(topic, terms)), asked_thing(topic))
 
 
 def answer_type(question: str) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from threading import Lock
 
@@ -19,7 +20,7 @@ from .fusion import fuse
 from . import evidence
 from .search import DenseIndex
 from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, ragged_positions
-from .textsearch import KeywordIndex
+from .textsearch import STOPWORDS, KeywordIndex, stem_words
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +201,53 @@ class Snapshot:
         if probe.opposed:  # "high caseloads": a sentence on reduced caseloads says the opposite
             stance = np.where(self._contradicted(rows, probe.opposed), -1, stance)
         bit = evidence.ANSWER_TYPE_BITS.get(probe.kind or "", 0)
-        typed = (self.flags[rows] & bit) > 0 if bit else np.zeros(n, bool)
+        typed = (self.flags[rows] & bit) > 0 if bit else self._names_thing(rows, probe)
         values = evidence.score(dense, whole, match, stance, typed)
         letters = self.passage_letter[passages][owner]
         return [Scored(int(passages[o]), int(r), int(l), float(v), float(d), float(m), float(passage_scores[passages[o]]),
                        bool(t), bool(k))
                 for o, r, l, v, d, m, t, k in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
                                                   dense.tolist(), match.tolist(), typed.tolist(), reports.tolist())]
+
+    def naming_same(self, rows: list[int], top: int, probe: evidence.Probe) -> list[int]:
+        """Those of ``rows`` that name the thing a "which <thing>" question asks for as sentence
+        ``top`` names it ("restorative practice approach" beside "the restorative
+        strength-based approach", by its rarest naming word): more places the letters give
+        the same answer."""
+        word = self.keyword.word_id
+        thing = word(probe.thing) if probe.thing else None
+        if thing is None:
+            return []
+        stems = self.facts["sentence_stems"]
+        ignore = self._stop_ids | {word(w) for w in probe.terms}
+        names = evidence.name_words(stems[top].tolist(), thing, ignore)
+        if not names:
+            return []
+        rarest = max(names, key=lambda i: self.keyword.idf_of(i))
+        values, row_of = stems.gather(np.asarray(rows, dtype=np.int64))
+        holding = [rows[i] for i in np.unique(row_of[values == rarest]).tolist()]  # the few to look at
+        return [r for r in holding if r != top and evidence.names_same(stems[r].tolist(), thing, {rarest})]
+
+    def _names_thing(self, rows: np.ndarray, probe: evidence.Probe) -> np.ndarray:
+        """For a "which <thing>" question: which of ``rows`` name such a thing, with a word of
+        their own before it ("its preferred model", "a gangs screening tool")."""
+        out = np.zeros(len(rows), bool)
+        thing = self.keyword.word_id(probe.thing) if probe.thing else None
+        if thing is None:
+            return out
+        values, row_of = self.facts["sentence_stems"].gather(rows)
+        at = np.flatnonzero(values == thing)
+        ignore = list(self._stop_ids | {self.keyword.word_id(w) for w in probe.terms} - {None})
+        for k in range(1, evidence.NAME_REACH + 1):
+            before = at - k
+            ok = before >= 0
+            ok[ok] &= (row_of[before[ok]] == row_of[at[ok]]) & ~np.isin(values[before[ok]], ignore)
+            out[row_of[at[ok]]] = True
+        return out
+
+    @cached_property
+    def _stop_ids(self) -> set[int]:
+        return {self.keyword.word_id(w) for w in stem_words(sorted(STOPWORDS))} - {None}
 
     def _contradicted(self, rows: np.ndarray, opposed: tuple) -> np.ndarray:
         """``evidence.contradicts`` for each of ``rows``, on stored word numbers."""

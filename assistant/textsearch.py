@@ -171,7 +171,14 @@ class KeywordIndex:
     def idf(self, token: str) -> float:
         """Inverse document frequency (of the words it stands for, see ``expand``); a word the
         index never saw gets the highest weight."""
-        df = min(self.n_docs, int(sum(self._df[i] for i in self.word_ids(token))))
+        return self._idf(int(sum(self._df[i] for i in self.word_ids(token))))
+
+    def idf_of(self, word_id: int) -> float:
+        """``idf`` of the word numbered ``word_id`` (the highest for a word no passage holds)."""
+        return self._idf(int(self._df[word_id]) if word_id < len(self._df) else 0)
+
+    def _idf(self, df: int) -> float:
+        df = min(self.n_docs, df)
         return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
 
 

@@ -88,3 +88,45 @@ def test_a_time_is_a_date_a_month_and_year_or_a_year():
     assert evidence.names_a_time("the 2017-18 plan")
     assert not evidence.names_a_time("the next phase of development is to focus on plans")
     assert not evidence.names_a_time("within three months")
+
+
+@pytest.mark.parametrize("topic, thing", [
+    ("What practice approach has implemented for social work", "approach"),  # up to the auxiliary
+    ("Which screening tool has recently introduced", "tool"),
+    ("Which team provides intensive help and support", "team"),  # no auxiliary: the first word
+    ("Which team deals with contacts and referrals", "team"),
+    ("What tools for neglect are not embedded", "tool"),
+    ("What did say about fostering", None),  # asks for what was said, not for a thing
+    ("What is own standard for pre-proceedings", None),
+    ("Which authorities had weak contingency planning", None),  # a frame word
+    ("How long was the waiting list", None),
+])
+def test_the_thing_a_which_question_asks_for(topic, thing):
+    assert evidence.asked_thing(topic) == thing
+
+
+def test_the_same_answer_named_elsewhere():
+    def stems(sentence):
+        return evidence.sentence_markers(sentence)[0]
+
+    ignore = {"the", "a", "practic", "approach"} | set(evidence.content_terms("What practice approach"))
+    names = evidence.name_words(stems("Managers work in the restorative strength-based approach."), "approach", ignore)
+    assert names == {"restor", "strength", "base"}
+    assert evidence.names_same(stems("using the local authority's restorative practice approach."), "approach", names)
+    assert not evidence.names_same(stems("The two-tier approach to audit is a strength."), "approach", names)
+    assert not evidence.names_same(stems("A restorative conversation took place."), "approach", names)
+
+
+@pytest.mark.parametrize("sentence, stance", [
+    # a recommendation says what is missing, whatever strength words it uses
+    ("Ensure that all assessments include a consistently robust analysis of risks.", -1),
+    ("Develop a robust training strategy.", -1),
+    ("Improved management oversight at all levels is helping to sustain better performance.", 1),
+    ("Reduced caseloads are better supporting social workers.", 1),
+    # what may be, not what is
+    ("The two-tier approach to audit is potentially a strength.", 0),
+    ("It should enable effective reflection.", 0),
+    ("Audits are a strength and should continue.", 1),
+])
+def test_recommendations_and_hedges_are_not_strengths(sentence, stance):
+    assert evidence.sentence_stance(sentence) == stance

@@ -16,14 +16,10 @@ def metrics(real_assistant):
 
 def test_development_questions_meet_the_targets(metrics):
     assert metrics["authority_f1"] >= 0.95, metrics["details"]
+    assert metrics["evidence_recall"] >= 0.95, metrics["details"]
     assert metrics["answer_contains"] == 1.0
     assert metrics["abstention"] == 1.0
     assert metrics["citation_integrity"] == 1.0
-
-
-def test_evidence_recall_does_not_regress(metrics):
-    # the target is 0.95; 21 of 23 gold sentences are quoted today
-    assert metrics["evidence_recall"] >= 0.91, metrics["details"]
 
 
 def test_which_authorities_answer_checks_every_letter(real_assistant):
@@ -73,10 +69,22 @@ def test_questions_after_a_name_or_a_number_quote_one(real_assistant):
     assert any("eight locality team hubs" in c.quote for c in hubs.citations)
 
 
+def test_a_which_question_quotes_each_place_that_names_the_answer(real_assistant):
+    ans = real_assistant.ask("What practice approach has Wolverhampton implemented for social work?")
+    quotes = [c.quote for c in ans.citations]
+    assert "restorative strength-based approach" in quotes[0]
+    assert any("restorative practice approach" in q for q in quotes[1:])
+    assert not any("restorative" in c.quote for c in real_assistant.ask(
+        "Which screening tool has Wolverhampton recently introduced?").citations)
+    # a short question the model reads poorly is still answered by the sentence naming the thing
+    model = real_assistant.ask("What model is Wirral rolling out?")
+    assert model.found and "preferred model of social work practice" in model.citations[0].quote
+
+
 def test_check_questions_do_not_regress(real_assistant):
     # questions written after calibration; the figures reached when they were added
     m = evaluate(real_assistant, load_questions(QUESTIONS.parent / "check_questions.jsonl"))
-    assert m["authority_f1"] >= 0.87 and m["evidence_recall"] >= 0.87, m["details"]
+    assert m["authority_f1"] >= 0.91 and m["evidence_recall"] >= 0.90, m["details"]
     assert m["answer_contains"] == 1.0 and m["citation_integrity"] == 1.0
     assert m["abstention"] == 1.0, m["details"]
 

@@ -10,7 +10,7 @@ from assistant import evidence
 from assistant.engine import Assistant
 from assistant.indexing import sync
 from assistant.search import APPROX_ENV, RECALL_TARGET, dense_scores, tune_depth, write_dense
-from assistant.textsearch import tokenize
+from assistant.textsearch import STOPWORDS, stem_words, tokenize
 from conftest import LETTERS, FakeEmbedder
 
 QUESTIONS = [
@@ -24,6 +24,8 @@ QUESTIONS = [
     "Which authorities had high caseloads for social workers?",
     "How many locality team hubs are there?",
     "Where did placements break down?",
+    "Which team provides intensive help and support?",
+    "What model is Wirral rolling out?",
 ]
 
 
@@ -36,6 +38,8 @@ def reference_scores(snap, passages, passage_scores, qvec, topic, question):
     opposed = evidence.directions(topic)
     # a question's word the index never saw stands for the words it begins ("break" -> "breakdown")
     alias = {w: t for t in terms for w in snap.keyword.expand(t) if w != t}
+    # "which <thing>": a sentence naming such a thing holds the answer type
+    thing, ignore = evidence.asked_thing(topic), set(stem_words(sorted(STOPWORDS))) | set(terms)
     out = {}
     for p in passages:
         lo, hi = int(snap.sentence_ptr[p]), int(snap.sentence_ptr[p + 1])
@@ -53,8 +57,10 @@ def reference_scores(snap, passages, passage_scores, qvec, topic, question):
             if stance > 0 and targets and not any(aimed[max(0, j - 1):j + 2]):
                 stance = 0
             dense = float(np.asarray(snap.sentence_vectors[lo + j], np.float32) @ qvec)
+            typed = (evidence.has_answer_type(pieces[j], kind) if kind
+                     else bool(thing and evidence.name_words(markers[j][0], thing, ignore)))
             out[lo + j] = evidence.score(dense, whole, evidence.word_match(terms, weights, words[j], near), stance,
-                                         evidence.has_answer_type(pieces[j], kind) if kind else False)
+                                         typed)
     return out
 
 
