@@ -339,7 +339,7 @@ def contradicts(stems: list, opposed: list[tuple]) -> bool:
 
 #: "Which screening tool has ...", "What practice approach ...": the kind of thing a factoid
 #: question asks for. The letters name one by the words before it ("a gangs screening tool",
-#: "the restorative practice approach"); see ``named_by``.
+#: "the restorative practice approach"); see ``name_words``.
 _ASKED_THING = re.compile(r"^\s*(?:what|which)\s+((?:[\w'’-]+\s*){1,4})", re.I)
 _AUXILIARIES = frozenset("has have had did does do is are was were will would can could should might must".split())
 _PREPOSITIONS = frozenset("in for of at on from by with to about across within into after before during among".split())

@@ -219,8 +219,7 @@ class Snapshot:
         if thing is None:
             return []
         stems = self.facts["sentence_stems"]
-        ignore = self._stop_ids | {word(w) for w in probe.terms}
-        names = evidence.name_words(stems[top].tolist(), thing, ignore)
+        names = evidence.name_words(stems[top].tolist(), thing, self._not_naming(probe))
         if not names:
             return []
         rarest = max(names, key=lambda i: self.keyword.idf_of(i))
@@ -237,13 +236,17 @@ class Snapshot:
             return out
         values, row_of = self.facts["sentence_stems"].gather(rows)
         at = np.flatnonzero(values == thing)
-        ignore = list(self._stop_ids | {self.keyword.word_id(w) for w in probe.terms} - {None})
+        ignore = list(self._not_naming(probe))
         for k in range(1, evidence.NAME_REACH + 1):
             before = at - k
             ok = before >= 0
             ok[ok] &= (row_of[before[ok]] == row_of[at[ok]]) & ~np.isin(values[before[ok]], ignore)
             out[row_of[at[ok]]] = True
         return out
+
+    def _not_naming(self, probe: evidence.Probe) -> set[int]:
+        """Numbers of the words that cannot name a thing: stop words and the question's own."""
+        return self._stop_ids | ({self.keyword.word_id(w) for w in probe.terms} - {None})
 
     @cached_property
     def _stop_ids(self) -> set[int]:
