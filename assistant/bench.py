@@ -425,12 +425,10 @@ def bench_search(index_dir: Path, sizes: list[int], queries: int = 200) -> list[
     import faiss
 
     from .embedding import one_blas_thread
-    from .search import (DENSE_CANDIDATES, EF_CONSTRUCTION, HNSW_M, _distinct_rows, _matvec, stored_vectors,
-                         tune_depth)
-
-    one_blas_thread()  # as when answering
+    from .search import DENSE_CANDIDATES, _distinct_rows, _matvec, new_hnsw, stored_vectors, tune_depth
     from .store import IndexFolder
 
+    one_blas_thread()  # as when answering
     folder = IndexFolder(index_dir)
     gen = folder.root / folder.read_manifest()["files"]["generation_dir"]
     dense = faiss.read_index(str(gen / "dense.faiss"))
@@ -454,9 +452,7 @@ def bench_search(index_dir: Path, sizes: list[int], queries: int = 200) -> list[
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         exact_ms = _per_query_ms(lambda q: _matvec(vectors, q), held)
         t0 = time.perf_counter()
-        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = EF_CONSTRUCTION
-        index.add(vectors)
+        index = new_hnsw(vectors)
         build_s = time.perf_counter() - t0
         ef, recall = tune_depth(index, vectors, held)
         top10 = faiss.SearchParametersHNSW(efSearch=ef)

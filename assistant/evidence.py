@@ -23,6 +23,7 @@ that carry its stance are left out of the word signal: the stance signal has the
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -285,6 +286,7 @@ def sentence_facts(sentence: str) -> tuple[list[str], list[str], list[int], int]
     return tokenize(sentence), stems, marks, flags
 
 
+@functools.cache
 def facts_signature() -> str:
     """A short hash of everything ``sentence_facts`` depends on (word lists, patterns, the
     tokenizer's stop words; change the hashed parts if ``sentence_facts`` ever changes what
@@ -343,6 +345,7 @@ def contradicts(stems: list, opposed: list[tuple]) -> bool:
 _ASKED_THING = re.compile(r"^\s*(?:what|which)\s+((?:[\w'’-]+\s*){1,4})", re.I)
 _AUXILIARIES = frozenset("has have had did does do is are was were will would can could should might must".split())
 _PREPOSITIONS = frozenset("in for of at on from by with to about across within into after before during among".split())
+_THING_ENDS = _AUXILIARIES | _PREPOSITIONS
 #: How many words before the thing can name it ("child and adolescent response team").
 NAME_REACH = 3
 
@@ -359,7 +362,7 @@ def asked_thing(topic: str) -> str | None:
     if not m:
         return None
     words = m.group(1).lower().split()
-    end = next((i for i, w in enumerate(words) if w in _AUXILIARIES | _PREPOSITIONS), None)
+    end = next((i for i, w in enumerate(words) if w in _THING_ENDS), None)
     thing = words[:end] if end is not None and words[end] in _AUXILIARIES else words[:1]
     if not thing or thing[-1] in _AUXILIARIES:
         return None
@@ -373,12 +376,6 @@ def name_words(stems: list, thing, ignore) -> set:
     "base"} in "the restorative strength-based approach"."""
     return {stems[k] for j, w in enumerate(stems) if w == thing
             for k in range(max(0, j - NAME_REACH), j) if stems[k] not in ignore}
-
-
-def names_same(stems: list, thing, names: set) -> bool:
-    """True when the sentence names ``thing`` with one of ``names`` (see ``name_words``)."""
-    return any(stems[k] in names for j, w in enumerate(stems) if w == thing
-               for k in range(max(0, j - NAME_REACH), j))
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,11 @@ def check_compatible(manifest: dict, embedder: Embedder, settings: ChunkSettings
         )
 
 
+def _current_layout(manifest: dict) -> bool:
+    """True when ``manifest`` describes this version's layout: its format and its sentence facts."""
+    return manifest.get("format") == FORMAT_VERSION and manifest.get("sentence_facts") == evidence.facts_signature()
+
+
 def layout_outdated(index_dir: Path | str) -> bool:
     """True when the index in ``index_dir`` was written by an older version whose letters
     ``sync`` can carry over (an older format, or sentence facts from other word lists)."""
@@ -129,7 +134,7 @@ def layout_outdated(index_dir: Path | str) -> bool:
         manifest = folder.read_manifest(upgrade=True)
     except (IndexMismatchError, IndexCorruptError):
         return False  # not ours to fix here: opening it says what to do
-    return manifest["format"] != FORMAT_VERSION or manifest.get("sentence_facts") != evidence.facts_signature()
+    return not _current_layout(manifest)
 
 
 def sync(
@@ -223,8 +228,7 @@ def sync(
     failed_entries = [{"path": p, "reason": r, "sha256": current.get(p)} for p, r in report.failed]
 
     t_write = time.perf_counter()
-    current_layout = old is not None and old["format"] == FORMAT_VERSION and \
-        old.get("sentence_facts") == evidence.facts_signature()
+    current_layout = old is not None and _current_layout(old)
     report.upgraded = old is not None and not current_layout and not rebuild
     same_rows = current_layout and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
     if old is not None and same_rows and not rebuild:
@@ -411,8 +415,7 @@ def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
     reads); only new letters come from their own files. Returns the manifest's "files" block.
     """
     prev = None
-    if previous is not None and previous.get("format") == FORMAT_VERSION and \
-            previous.get("sentence_facts") == evidence.facts_signature():
+    if previous is not None and _current_layout(previous):
         try:
             prev = _Generation(folder, previous)
         except (OSError, ValueError, KeyError):  # a damaged generation: read the letters instead

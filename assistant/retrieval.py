@@ -225,7 +225,7 @@ class Snapshot:
         rarest = max(names, key=lambda i: self.keyword.idf_of(i))
         values, row_of = stems.gather(np.asarray(rows, dtype=np.int64))
         holding = [rows[i] for i in np.unique(row_of[values == rarest]).tolist()]  # the few to look at
-        return [r for r in holding if r != top and evidence.names_same(stems[r].tolist(), thing, {rarest})]
+        return [r for r in holding if r != top and rarest in evidence.name_words(stems[r].tolist(), thing, ())]
 
     def _names_thing(self, rows: np.ndarray, probe: evidence.Probe) -> np.ndarray:
         """For a "which <thing>" question: which of ``rows`` name such a thing, with a word of
@@ -260,8 +260,8 @@ class Snapshot:
         out = np.zeros(len(rows), bool)
         if not numbered:
             return out
-        values, row_of = self.facts["sentence_stems"].gather(rows)
         stems = self.facts["sentence_stems"]
+        values, row_of = stems.gather(rows)
         for i in np.unique(row_of[np.isin(values, [t for t, _, _ in numbered])]):
             out[i] = evidence.contradicts(stems[int(rows[i])].tolist(), numbered)
         return out

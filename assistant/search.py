@@ -42,23 +42,26 @@ def approx_above() -> int:
     return int(value) if value else APPROX_ABOVE
 
 
-def flat_vectors(index) -> np.ndarray | None:
+def stored_vectors(index) -> np.ndarray:
     """The vectors held by a flat or HNSW FAISS index, as a NumPy view (no copy; valid while
-    ``index`` lives and is not added to), or None when it holds none."""
+    ``index`` lives and is not added to); none for an empty index or another kind."""
     import faiss
 
-    if index.ntotal == 0:
-        return None
-    if isinstance(index, faiss.IndexHNSW):
+    if index.ntotal and isinstance(index, faiss.IndexHNSW):
         index = faiss.downcast_index(index.storage)
-    if not isinstance(index, faiss.IndexFlat):
-        return None
+    if index.ntotal == 0 or not isinstance(index, faiss.IndexFlat):
+        return np.zeros((0, index.d), np.float32)
     return np.asarray(faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)).reshape(index.ntotal, index.d)
 
 
-def stored_vectors(index) -> np.ndarray:
-    view = flat_vectors(index)
-    return view if view is not None else np.zeros((0, index.d), np.float32)
+def new_hnsw(vectors: np.ndarray):
+    """An HNSW graph over ``vectors`` (inner product), built with this module's settings."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    index.add(vectors)
+    return index
 
 
 def is_approximate(index) -> bool:
@@ -96,9 +99,7 @@ def write_dense(path: Path, vectors: np.ndarray, queries: np.ndarray, previous=N
             index = faiss.clone_index(previous)  # the old generation stays as it was
             index.add(distinct[len(old):])
     if index is None:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = EF_CONSTRUCTION
-        index.add(distinct)
+        index = new_hnsw(distinct)
     ef, recall = tune_depth(index, distinct, queries)
     faiss.write_index(index, str(path))
     np.save(path.parent / "dense_ids.npy", ids, allow_pickle=False)
