@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
+
+    p = sub.add_parser("train", help="train a learned part on labelled data")
+    tsub = p.add_subparsers(dest="part", required=True)
+    t = tsub.add_parser("judge", help="the evidence judge, from data/judge (figures cross-validated by authority)")
+    t.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
+    t.add_argument("--out", type=Path, default=None, help="where to write the model (.npz); default: only print figures")
+    t.add_argument("--model", default=None)
     return ap
 
 
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench}[args.command](args)
+        return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
+                "train": _train}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -187,6 +195,20 @@ def _bench(args) -> int:
         print(json.dumps(results, indent=2))
     else:
         show(results)
+    return 0
+
+
+def _train(args) -> int:
+    from .embedding import load_embedder
+    from .training import agreement, train_judge
+
+    figures, _ = train_judge(args.data, args.out, load_embedder(args.model))
+    agreed = agreement(args.data)
+    if agreed:
+        print(f"labellers' agreement on {agreed[0]} doubly labelled sentences: {agreed[1]:.3f} (Cohen's kappa {agreed[2]:.3f})")
+    print("\n".join(figures.lines()))
+    if args.out:
+        print(f"model written to {args.out}")
     return 0
 
 
