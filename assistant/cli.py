@@ -203,9 +203,8 @@ def _train(args) -> int:
     from .training import agreement, train_judge
 
     figures, _ = train_judge(args.data, args.out, load_embedder(args.model))
-    agreed = agreement(args.data)
-    if agreed:
-        print(f"labellers' agreement on {agreed[0]} doubly labelled sentences: {agreed[1]:.3f} (Cohen's kappa {agreed[2]:.3f})")
+    for name, n, observed, kappa in agreement(args.data):
+        print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
     print("\n".join(figures.lines()))
     if args.out:
         print(f"model written to {args.out}")

@@ -60,23 +60,27 @@ def load_labels(data: Path) -> list[Labelled]:
     return out
 
 
-def agreement(data: Path) -> tuple[int, float, float] | None:
-    """(items, raw agreement, Cohen's kappa) between the first labelling and ``labels/overlap``."""
-    pairs = []
+def agreement(data: Path) -> list[tuple[str, int, float, float]]:
+    """Per file doubly labelled in ``labels/overlap`` and over all of them: (name, items, raw
+    agreement, Cohen's kappa) between the two labellings."""
+    def kappa(pairs):
+        observed = sum(x == y for x, y in pairs) / len(pairs)
+        ca, cb = Counter(x for x, _ in pairs), Counter(y for _, y in pairs)
+        expected = sum(ca[k] * cb[k] for k in ca) / len(pairs) ** 2
+        return observed, (observed - expected) / (1 - expected) if expected < 1 else 1.0
+
+    out, every = [], []
     for path in sorted((data / "labels" / "overlap").glob("*.jsonl")):
         first = {json.loads(x)["id"]: json.loads(x)["label"]
                  for x in (data / "labels" / path.name).read_text(encoding="utf-8").splitlines()}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if row["id"] in first:
-                pairs.append((first[row["id"]], row["label"]))
-    if not pairs:
-        return None
-    a, b = zip(*pairs)
-    observed = sum(x == y for x, y in pairs) / len(pairs)
-    ca, cb = Counter(a), Counter(b)
-    expected = sum(ca[k] * cb[k] for k in ca) / len(pairs) ** 2
-    return len(pairs), observed, (observed - expected) / (1 - expected) if expected < 1 else 1.0
+        pairs = [(first[r["id"]], r["label"]) for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+                 if r["id"] in first]
+        if pairs:
+            out.append((path.stem, len(pairs), *kappa(pairs)))
+            every += pairs
+    if len(out) > 1:
+        out.append(("all", len(every), *kappa(every)))
+    return out
 
 
 def questions_of(topics: list[dict]) -> dict[tuple[str, str], str]:

@@ -63,8 +63,8 @@ def test_agreement_is_cohens_kappa(tmp_path):
     labels = (data / "labels" / "a.jsonl").read_text().splitlines()
     flipped = [json.dumps({**json.loads(x), "label": "o"}) if i == 0 else x for i, x in enumerate(labels)]
     (data / "labels" / "overlap" / "a.jsonl").write_text("\n".join(flipped) + "\n")
-    n, observed, kappa = agreement(data)
-    assert n == 3 and abs(observed - 2 / 3) < 1e-9 and kappa < observed
+    [(name, n, observed, kappa)] = agreement(data)
+    assert name == "a" and n == 3 and abs(observed - 2 / 3) < 1e-9 and kappa < observed
 
 
 def test_train_writes_a_model_that_separates_polarity(tmp_path, fake_embedder):
