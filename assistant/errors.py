@@ -23,3 +23,7 @@ class IndexCorruptError(AssistantError):
 
 class ModelLoadError(AssistantError):
     """The embedding model could not be loaded."""
+
+
+class FilterError(AssistantError):
+    """A filter given with a question cannot be used (a date that is not a date)."""
