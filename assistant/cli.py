@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def _bench_args(b: argparse.ArgumentParser, synthetic: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="assistant", description="Cited answers from inspection letters.")
-    ap.add_argument("-v", "--verbose", action="store_true", help="show diagnostic messages")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="show diagnostic messages and model-loading progress")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="bring the index up to date with a folder of letters")
@@ -51,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="ask a question")
     p.add_argument("question")
     p.add_argument("--authority", action="append", help="only letters about this authority (repeatable)")
-    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD")
+    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD (the letter's date, "
+                                   "else its visit's first day)")
     p.add_argument("--until", help="only letters dated on or before YYYY-MM-DD")
+    p.add_argument("--undated", action="store_true", help="with --since/--until: also check letters with no date")
     p.add_argument("--kind", help="only letters of this kind (focused visit, monitoring visit, ...)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _index_arg(p)
@@ -136,16 +140,40 @@ def _open(args):
 def _ask(args) -> int:
     assistant = _open(args)
     answer = assistant.ask(args.question, authority=args.authority, since=args.since, until=args.until,
-                           kind=args.kind)
+                           kind=args.kind, undated=args.undated or None)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    from .answer import source_line, unescape_md
-
-    print(unescape_md(answer.answer))
-    for c in answer.citations:
-        print(f"\n[{c.n}] {source_line(c)}\n    {c.quote}")
+    print(format_answer(answer))
     return 0
+
+
+def format_answer(answer) -> str:
+    """An answer for a terminal: plain text (no Markdown marks), each quote once, then what
+    each [n] stands for; an abstention's closest passages marked as not clearly about it."""
+    import re
+    import textwrap
+
+    from .answer import NOT_CLEARLY, source_name, unescape_md
+
+    width = min(100, shutil.get_terminal_size((100, 24)).columns)
+    lines = []
+    for line in answer.answer.splitlines():
+        line = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", r"\1", line)
+        line = re.sub(r"^_(.+)_$", r"\1", line)
+        indent = "  " if line.startswith("- ") else ""
+        lines += textwrap.wrap(unescape_md(line), width, subsequent_indent=indent) or [""]
+    if answer.citations:
+        lines += ["", "Sources"]
+        for c in answer.citations:
+            where = source_name(c) + (f", section “{c.section}”" if c.section else "")
+            lines += textwrap.wrap(f"[{c.n}] {where} ({c.letter})", width, subsequent_indent="    ")
+    if answer.nearby:
+        lines += ["", NOT_CLEARLY + ":"]
+        for c in answer.nearby:
+            lines += textwrap.wrap(f"- “{c.quote}” — {source_name(c)} ({c.letter})", width,
+                                   subsequent_indent="  ")
+    return "\n".join(lines)
 
 
 def _eval(args) -> int:
