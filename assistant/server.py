@@ -88,7 +88,11 @@ def serve(assistant, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860,
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
     app.launch(
         server_name=host, server_port=port, share=False, auth=auth, max_file_size=f"{max_upload_mb}mb",
-        enable_monitoring=False, show_error=False, css=CSS, prevent_thread_lock=not block, quiet=False,
+        enable_monitoring=False, show_error=False, css=CSS, prevent_thread_lock=True, quiet=True,
         footer_links=["api"], allowed_paths=[], mcp_server=False,
     )
+    # quiet=True: Gradio's own lines include a hint about public share links, which are never made
+    print(f"Open {app.local_url} in a browser (Ctrl-C to stop).", flush=True)
+    if block:
+        app.block_thread()
     return app
