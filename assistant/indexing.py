@@ -22,7 +22,7 @@ from .embedding import Embedder, embed_with_sentences
 from .errors import IndexCorruptError, IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
-from . import evidence
+from . import corrections, evidence
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
 from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point
@@ -221,7 +221,8 @@ def sync(
         _embed_new(todo, corpus, folder, embedder, limited, max_pages, report, entries,
                    old_path_sha, progress, on_progress, new_records, reuse=not rebuild)
 
-    ordered = list(entries.values())
+    fixes = corrections.load(corpus)  # a person's corrections, laid over what was read
+    ordered = [corrections.apply(e, fixes.get(e["sha256"])) for e in entries.values()]
     report.letters = len(ordered)
     report.passages = sum(e["passages"] for e in ordered)
     report.no_authority = sorted(e["path"] for e in ordered if not e["meta"].get("authority"))
@@ -236,7 +237,8 @@ def sync(
         files = old["files"]
         if not report.changed_anything and old.get("failed", []) == failed_entries and \
                 [(e["path"], e.get("aliases", [])) for e in ordered] == \
-                [(e["path"], e.get("aliases", [])) for e in old_entries]:
+                [(e["path"], e.get("aliases", [])) for e in old_entries] and \
+                [e["meta"] for e in ordered] == [e["meta"] for e in old_entries]:
             report.seconds = time.perf_counter() - started
             report.generation = generation
             return report  # nothing to write
