@@ -110,10 +110,10 @@ def _quote_boxes(pg, quote: str, scale: float) -> list[tuple[int, int, int, int]
 
 
 def _find(words: list[tuple[str, int, int]], want: list[str]) -> tuple[int, int] | None:
-    """First and last word index of ``want`` as a run in ``words``."""
+    """First and last word index of ``want`` as a run in ``words`` (the last word may be cut short)."""
     k = len(want)
     seq = [w for w, _, _ in words]
     for i in range(len(seq) - k + 1):
-        if seq[i] == want[0] and seq[i:i + k] == want:
+        if seq[i:i + k - 1] == want[:-1] and seq[i + k - 1].startswith(want[-1]):
             return i, i + k - 1
     return None
