@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
     b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("ask", help="a one-off `assistant ask` in a fresh process: quick start against torch")
+    b.add_argument("--question", default="How long was the CAMHS waiting list in Wirral?")
+    b.add_argument("--index", type=Path, default=None, help="the index to ask (default: index/)")
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
@@ -195,6 +200,15 @@ def _bench(args) -> int:
         return [int(x) for x in text.split(",") if x.strip()]
 
     one_per_line = False  # bench speed --json: one object per collection size, a line each
+    if args.bench == "ask":
+        results = _bench_ask(args)
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            for name, r in results["runs"].items():
+                print(f"{name:>28}: median {r['median']:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in r['seconds'])})")
+            print(f"{'quick / torch':>28}: {results['ratio']:.2f}")
+        return 0
     if args.bench == "scifact":
         results, show = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend)), bench.print_scifact
     elif args.bench == "speed":
@@ -216,6 +230,27 @@ def _bench(args) -> int:
     else:
         show(results)
     return 0
+
+
+def _bench_ask(args) -> dict:
+    """Wall time of `assistant ask QUESTION` in fresh processes, with the quick question model
+    and with torch (ASSISTANT_QUICK_QUESTIONS=0), alternating; medians and their ratio."""
+    import statistics
+    import subprocess
+    import time
+
+    command = [sys.executable, "-m", "assistant.cli", "ask", args.question,
+               "--index", str(args.index or default_index_dir())]
+    runs: dict[str, list[float]] = {"quick (onnxruntime)": [], "torch (sentence-transformers)": []}
+    for _ in range(args.repeats):
+        for name, quick in (("quick (onnxruntime)", "1"), ("torch (sentence-transformers)", "0")):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
+                           env={**os.environ, "ASSISTANT_QUICK_QUESTIONS": quick})
+            runs[name].append(time.perf_counter() - started)
+    medians = {k: statistics.median(v) for k, v in runs.items()}
+    return {"command": " ".join(command), "runs": {k: {"median": medians[k], "seconds": v} for k, v in runs.items()},
+            "ratio": medians["quick (onnxruntime)"] / medians["torch (sentence-transformers)"]}
 
 
 if __name__ == "__main__":

@@ -154,9 +154,10 @@ class SentenceTransformerEmbedder:
         if self._model is not None:
             return None
         if self._quick is None:
+            from .config import quick_questions
             from .onnx_backend import cached_export
 
-            self._quick = cached_export(self.name) or False
+            self._quick = (quick_questions() and cached_export(self.name)) or False
         return self._quick or None
 
     def _export_for_questions(self) -> None:
@@ -260,8 +261,10 @@ def start_importing(backend: str | None = None, model: str | None = None) -> Non
     from .config import default_model
     from .onnx_backend import cached_export
 
+    from .config import quick_questions
+
     if (backend or os.environ.get("ASSISTANT_BACKEND") or "torch") == "torch" and \
-            cached_export(model or default_model(), load=False) is None:
+            (not quick_questions() or cached_export(model or default_model(), load=False) is None):
         threading.Thread(target=lambda: __import__("sentence_transformers"), daemon=True,
                          name="import-sentence-transformers").start()
 
