@@ -496,8 +496,10 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         table.select(pick_row, None, pick, api_visibility="private")
         save_fix.click(correct, [pick, c_auth, c_date, c_kind], everywhere, api_visibility="private")
         drop.click(remove, pick, everywhere, api_visibility="private",
-                   js="(id) => (id && confirm('Remove this letter from the index? The file is moved to the "
-                      ".removed folder inside the letters folder, not deleted.')) ? id : null")
+                   js="(id) => { const el = document.querySelector('#manage-letter input'); "
+                      "const name = el ? el.value : 'this letter'; "
+                      "return (id && confirm('Remove ' + name + ' from the index? The file is moved to the "
+                      ".removed folder inside the letters folder, not deleted.')) ? id : null; }")
         timer.tick(tick, seen, everywhere, api_visibility="private", show_progress="hidden")
         app.load(lambda: refreshed(None), None, everywhere, api_visibility="private")
         app.load(restore, saved, [chatbot, previous, download_md, download_csv], api_visibility="private")

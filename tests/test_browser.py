@@ -137,6 +137,14 @@ def test_letters_tab_after_upload_and_reload(browser, managed, tmp_path):
     pg.get_by_role("tab", name="Letters").click()
     pg.locator("#letters-table").get_by_text("sefton-visit.txt").wait_for(timeout=20_000)
     pg.locator("#letters-summary").get_by_text("7 letters indexed").wait_for(timeout=20_000)
+    # sortable: newest letter first from the date column's menu
+    header = pg.locator("#letters-table").get_by_role("columnheader").filter(has_text="date").first
+    header.hover()
+    header.get_by_role("button", name="Open cell menu").click()
+    pg.get_by_text(re.compile("sort descending", re.I)).first.click()
+    rows = pg.locator("#letters-table").get_by_role("row").filter(visible=True).all_inner_texts()
+    firsts = [re.findall(r"\d{4}-\d\d-\d\d", r)[0] for r in rows if re.search(r"\d{4}-\d\d-\d\d", r)]
+    assert len(firsts) >= 5 and firsts[0] == max(firsts)
     pg.get_by_role("tab", name="Ask").click()
     pg.locator("#filters").get_by_text("Filters").first.click()
     pg.locator("#f-authority input").click()
@@ -163,9 +171,11 @@ def test_correct_then_remove_a_letter(browser, managed):
     ask(pg, "What did inspectors say about Dudley's assessments?", "Dudley · focused visit · 5 Feb 2019")
     # remove it, confirming the dialog
     pg.get_by_role("tab", name="Letters").click()
-    pg.once("dialog", lambda d: d.accept())
+    asked = []
+    pg.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     pg.locator("#remove").click()
     pg.locator("#letters-report").get_by_text("Removed").wait_for(timeout=30_000)
+    assert LETTERS["dudley"] in asked[0] and "not deleted" in asked[0]
     assert pg.locator("#letters-table").get_by_text(LETTERS["dudley"]).count() == 0
     assert not (corpus / LETTERS["dudley"]).exists()
     assert list((corpus / ".removed").rglob(LETTERS["dudley"]))  # kept, recoverable
