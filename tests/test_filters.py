@@ -92,3 +92,16 @@ def test_csv_has_one_row_per_citation(assistant):
     assert len(rows) == len(ans.citations) > 0
     assert [r["quote"] for r in rows] == [c.quote for c in ans.citations]
     assert {"authority", "letter", "kind", "date", "page", "quote"} <= set(rows[0])
+
+
+def test_terminal_output_is_plain_and_quotes_once(assistant):
+    from assistant.cli import format_answer
+
+    ans = assistant.ask("Which authorities had weak contingency planning?")
+    out = " ".join(format_answer(ans).split())  # wrapped to the terminal's width
+    assert "**" not in out and "\\" not in out and "Sources" in out
+    for c in ans.citations:
+        assert out.count(c.quote[:40]) == 1  # printed once, in the answer
+        assert f"[{c.n}] {c.authority}" in out
+    nothing = format_answer(assistant.ask("What about the boiling point of tungsten in Wirral?"))
+    assert "not clearly about this" in nothing and "“" in nothing
