@@ -328,7 +328,10 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                 gr.update(choices=letter_choices(assistant)), summary, gr.skip() if message is None else message)
 
     def tick(seen):
-        assistant.reload()  # the watcher may have synced in another thread; cheap when nothing changed
+        try:  # a sync from the command line shows here; cheap when nothing changed
+            assistant.reload()
+        except AssistantError as exc:  # caught mid-write: the next tick reads the committed state
+            log.info("index not re-read this time: %s", exc)
         return refreshed(seen)
 
     def reindex(progress=gr.Progress()):
