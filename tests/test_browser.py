@@ -98,7 +98,8 @@ def test_clicking_a_citation_opens_its_letter_at_the_quote(browser, real_url):
     assert mark.is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
-X
+    pg.evaluate("() => window.scrollTo(0, 0)")
+    pg.screenshot(path=str(DOCS / "screenshot.png"))  # the README's picture, kept current
     pg.context.close()
 
 
@@ -208,7 +209,8 @@ def test_history_is_kept_across_a_reload_and_downloads_wait_for_an_answer(browse
 
 def test_csv_download_has_a_row_per_citation(browser, real_url):
     pg = open_page(browser, real_url)
-    ask(pg, "Which authorities had weak contingency planning?", "Checked 5 letters from 4 authorities")
+    pg.get_by_text("Which authorities had weak contingency planning?").first.click()  # an example
+    pg.locator("#chat").get_by_text("Checked 5 letters from 4 authorities").first.wait_for(timeout=60_000)
     chat = pg.locator("#chat").inner_text()
     with pg.expect_download() as info:
         pg.locator("#download-csv").click()
