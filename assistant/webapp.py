@@ -503,7 +503,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                       "const name = el ? el.value : 'this letter'; "
                       "return (id && confirm('Remove ' + name + ' from the index? The file is moved to the "
                       ".removed folder inside the letters folder, not deleted.')) ? id : null; }")
-        timer.tick(tick, seen, everywhere, api_visibility="private", show_progress="hidden")
+        # a cheap check (the manifest is read; more only when it changed): never waits behind questions
+        timer.tick(tick, seen, everywhere, api_visibility="private", show_progress="hidden", concurrency_limit=None)
         app.load(lambda: refreshed(None), None, everywhere, api_visibility="private")
         app.load(restore, saved, [chatbot, previous, download_md, download_csv], api_visibility="private")
         gr.api(ask_api, api_name="ask")
