@@ -166,6 +166,10 @@ class SentenceTransformerEmbedder:
         if self._exported:
             return
         self._exported = True
+        from .config import quick_questions
+
+        if not quick_questions():
+            return
         from .onnx_backend import cached_export, export_for_questions
 
         if cached_export(self.name) is None:
@@ -190,6 +194,7 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
+        self._export_for_questions()  # an index built before there were exports: the next run is quick
         return np.asarray(vecs, dtype=np.float32)
 
     def late_chunking_ok(self) -> bool:

@@ -106,7 +106,7 @@ def export_model(model_dir: Path, out_dir: Path, quantize: bool, st=None) -> Pat
         sample = st.tokenizer(["an example sentence to trace the model"], return_tensors="pt")
         args = (sample["input_ids"], sample["attention_mask"], sample.get("token_type_ids",
                                                                          torch.zeros_like(sample["input_ids"])))
-        tmp = fp32.with_suffix(".tmp")
+        tmp = fp32.with_suffix(f".{os.getpid()}.tmp")  # two processes may export at once
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes about shapes fixed at export
             torch.onnx.export(
