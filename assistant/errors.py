@@ -25,5 +25,5 @@ class ModelLoadError(AssistantError):
     """The embedding model could not be loaded."""
 
 
-class FilterError(AssistantError):
-    """A filter given with a question cannot be used (a date that is not a date)."""
+class FilterError(AssistantError, ValueError):
+    """A filter (a date, a judgement, a framework) could not be read; the message shows how to write it."""
