@@ -1,0 +1,180 @@
+"""Benchmarks on a folder of real Ofsted reports with a published scrape of their facts.
+
+``assistant bench facts DIR`` reads every report in ``DIR/pdf`` and compares the facts read
+from it (authority, first and last inspection day, lead inspector, judgement grades,
+framework) with ``DIR/reports.csv``, for the development authorities and for the held-back
+ones separately, and lists every disagreement beside what the report itself prints.
+
+``assistant bench real-reports DIR`` indexes the same reports (reading against embedding
+time, pages per second) and times questions on them (p50/p95).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import time
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .authorities import canonical_name
+
+#: reports.csv grade columns -> judgement area keys.
+GRADE_COLUMNS = {
+    "overall_effectiveness_grade": "overall_effectiveness",
+    "impact_of_leaders_grade": "impact_of_leaders",
+    "help_and_protection_grade": "help_and_protection",
+    "in_care_grade": "in_care",
+    "care_leavers_grade": "care_leavers",
+}
+GRADES = ("outstanding", "good", "requires improvement", "inadequate")
+CSV_FRAMEWORKS = {"standard": "ilacs_standard", "short": "ilacs_short"}
+
+
+def held_back_default(authorities: list[str]) -> list[str]:
+    """The authorities kept out of development: every third in alphabetical order (3rd, 6th, ...)."""
+    return [a for i, a in enumerate(sorted(set(authorities))) if i % 3 == 2]
+
+
+def _csv_authority(name: str) -> str:
+    return canonical_name(name.replace("&", "and")).lower()
+
+
+def _person_key(name: str | None) -> str:
+    """Names compared as a reader would: accents, case and spaces around hyphens aside."""
+    if not name:
+        return ""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"\s*-\s*", "-", " ".join(plain.split())).casefold()
+
+
+def _csv_day(text: str) -> str | None:
+    try:
+        return dt.datetime.strptime(text.strip(), "%d/%m/%Y").date().isoformat()
+    except ValueError:
+        return None
+
+
+def read_reports(folder: Path, workers: int = 2) -> dict[str, tuple]:
+    """{file name: (meta, text) or (None, failure reason)} for every file in ``folder``."""
+    from .errors import LetterError
+    from .letters import read_document
+    from .metadata import parse_metadata
+
+    def one(path: Path):
+        try:
+            doc = read_document(path)
+        except LetterError as exc:
+            return path.name, (None, str(exc))
+        return path.name, (parse_metadata(doc.text), doc.text)
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".pdf", ".txt"))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # each PDF is parsed in its own process
+        return dict(pool.map(one, paths))
+
+
+def _printed(meta, text: str, fact: str) -> str | None:
+    span = (meta.spans or {}).get(fact)
+    return " ".join(text[span[0]:span[1]].split()) if span else None
+
+
+def bench_facts(folder: Path, held_back: list[str] | None = None, workers: int = 2) -> dict:
+    """Compare the facts read from each report with reports.csv. Returns figures and disagreements."""
+    folder = Path(folder)
+    with open(folder / "reports.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    held = set(held_back if held_back is not None else held_back_default([r["local_authority"] for r in rows]))
+    started = time.perf_counter()
+    read = read_reports(folder / "pdf" if (folder / "pdf").is_dir() else folder, workers)
+    seconds = time.perf_counter() - started
+    groups = {"development": _tally(), "held back": _tally()}
+    disagreements, failed = [], []
+    for row in rows:
+        name = row["file"]
+        group = groups["held back" if row["local_authority"] in held else "development"]
+        meta, text = read.get(name, (None, "not in the folder"))
+        if meta is None:
+            failed.append({"file": name, "reason": text})
+            continue
+
+        def check(fact: str, want, got, printed_fact: str) -> None:
+            ok = want == got
+            group[fact][0] += ok
+            group[fact][1] += 1
+            if not ok:
+                disagreements.append({"file": name, "authority": row["local_authority"], "fact": fact,
+                                      "csv": want, "report": got,
+                                      "printed": _printed(meta, text, printed_fact),
+                                      "held_back": row["local_authority"] in held})
+
+        check("authority", _csv_authority(row["local_authority"]), (meta.authority or "").lower(), "authority")
+        first, last = _csv_day(row["inspection_start_date"]), _csv_day(row["inspection_end_date"])
+        visits = meta.visit_dates or (None, None)
+        if first:
+            check("first day", first, visits[0], "visit_dates")
+        if last:
+            check("last day", last, visits[-1], "visit_dates")
+        if row["inspector_name"].strip():
+            lead = (meta.inspectors or [None])[0]
+            want = _person_key(row["inspector_name"])
+            check("lead inspector", want, _person_key(lead) or None, "inspectors")
+            if _person_key(lead) == want and lead != row["inspector_name"].strip():
+                group["names spelt differently"].append((row["inspector_name"].strip(), lead))
+        for column, key in GRADE_COLUMNS.items():
+            want = row.get(column, "").strip().lower()
+            if want in GRADES:
+                check("grades", want, (meta.judgements or {}).get(key), f"judgements.{key}")
+        fw = CSV_FRAMEWORKS.get(row.get("inspection_framework", "").strip().lower())
+        if fw:
+            check("framework", fw, meta.framework, "visit_dates")
+    return {"reports": len(rows), "read": len(rows) - len(failed), "seconds_reading": round(seconds, 1),
+            "held_back_authorities": sorted(held), "figures": {g: _figures(t) for g, t in groups.items()},
+            "all": _figures(_merge(groups.values())), "failed": failed, "disagreements": disagreements,
+            "names_spelt_differently": sorted({p for t in groups.values() for p in t["names spelt differently"]})}
+
+
+FACTS = ("authority", "first day", "last day", "lead inspector", "grades", "framework")
+
+
+def _tally() -> dict:
+    return {**{f: [0, 0] for f in FACTS}, "names spelt differently": []}
+
+
+def _merge(tallies) -> dict:
+    out = _tally()
+    for t in tallies:
+        for f in FACTS:
+            out[f][0] += t[f][0]
+            out[f][1] += t[f][1]
+    return out
+
+
+def _figures(t: dict) -> dict:
+    return {f: {"agree": t[f][0], "of": t[f][1], "share": round(t[f][0] / t[f][1], 4) if t[f][1] else None}
+            for f in FACTS}
+
+
+def print_facts(r: dict) -> None:
+    print(f"{r['read']} of {r['reports']} reports read ({r['seconds_reading']} s); "
+          f"{len(r['failed'])} failed:")
+    for f in r["failed"]:
+        print(f"  FAILED {f['file']}: {f['reason']}")
+    print(f"held-back authorities: {', '.join(r['held_back_authorities'])}")
+    print(f"\n{'fact':<16}" + "".join(f"{g:>24}" for g in [*r["figures"], "all"]))
+    for fact in FACTS:
+        cells = []
+        for fig in [*r["figures"].values(), r["all"]]:
+            c = fig[fact]
+            cells.append(f"{c['agree']}/{c['of']} ({100 * c['share']:.1f}%)" if c["of"] else "-")
+        print(f"{fact:<16}" + "".join(f"{c:>24}" for c in cells))
+    if r["disagreements"]:
+        print("\nDisagreements with reports.csv (what the report prints beside the scrape):")
+        for d in r["disagreements"]:
+            print(f"  {d['file']} {d['authority']}{' (held back)' if d['held_back'] else ''}: {d['fact']}: "
+                  f"csv {d['csv']!r}, read {d['report']!r}; printed: {d['printed']!r}")
+    if r["names_spelt_differently"]:
+        print("\nSame lead inspector, spelt differently in the scrape (counted as agreeing):")
+        for want, got in r["names_spelt_differently"]:
+            print(f"  csv {want!r}, report {got!r}")
