@@ -178,3 +178,86 @@ def print_facts(r: dict) -> None:
         print("\nSame lead inspector, spelt differently in the scrape (counted as agreeing):")
         for want, got in r["names_spelt_differently"]:
             print(f"  csv {want!r}, report {got!r}")
+
+
+#: Questions about the letters' facts, asked of the real reports beside the topic questions.
+FACT_TEMPLATES = ["Who led the {y} inspection of {a}?", "When was {a} inspected?",
+                  "What was {a}'s overall effectiveness judgement?",
+                  "Which authorities were judged inadequate for overall effectiveness?",
+                  "Which authorities' care leavers services require improvement?",
+                  "Which authorities had previously been judged inadequate?"]
+
+
+def bench_real_reports(folder: Path, embedder, *, keep: Path | None = None, questions: int = 60) -> dict:
+    """Index the reports in ``folder`` (reading against embedding time, pages per second) and
+    time ``questions`` questions on them (p50/p95, topic and fact questions apart)."""
+    import os
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from .bench import speed_questions
+    from .engine import Assistant
+    from .indexing import sync
+
+    folder = Path(folder)
+    corpus = folder / "pdf" if (folder / "pdf").is_dir() else folder
+    tmp = None
+    index = Path(keep) if keep else Path(tmp := tempfile.mkdtemp(prefix="real-reports-"))
+    load_before = os.getloadavg()
+    try:
+        started = time.perf_counter()
+        report = sync(corpus, index, embedder, progress=False)
+        build = time.perf_counter() - started
+        assistant = Assistant.open(index, embedder=embedder)
+        entries = assistant.letters()
+        pages = sum(e.get("pages") or 0 for e in entries)
+        authorities = assistant.authorities()
+        topic_qs = speed_questions(authorities, questions)
+        fact_qs = []
+        for i in range(questions // 2):
+            e = entries[(i * 7) % len(entries)]["meta"]
+            year = (e.get("visit_dates") or [e.get("date") or "2020"])[0][:4]
+            fact_qs.append(FACT_TEMPLATES[i % len(FACT_TEMPLATES)].format(a=e.get("authority") or "Kent", y=year))
+        assistant.ask(topic_qs[0])  # the first question loads what later ones reuse
+        times: dict[str, list[float]] = {"topic": [], "fact": []}
+        found = {"topic": 0, "fact": 0}
+        for label, qs in (("topic", topic_qs), ("fact", fact_qs)):
+            for q in qs:
+                t0 = time.perf_counter()
+                answer = assistant.ask(q)
+                times[label].append(time.perf_counter() - t0)
+                found[label] += answer.found
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    t = report.timings
+    return {
+        "reports": len(entries), "failed": [{"file": p, "reason": r} for p, r in report.failed],
+        "pages": pages, "passages": report.passages, "build_seconds": round(build, 1),
+        "read_seconds": round(t.get("read", 0.0), 1), "embed_seconds": round(t.get("embed", 0.0), 1),
+        "write_seconds": round(t.get("write", 0.0), 1),
+        "pages_per_second_reading": round(pages / t["read"], 1) if t.get("read") else None,
+        "pages_per_second_overall": round(pages / build, 2) if build else None,
+        "questions": {label: {"n": len(v), "found": found[label],
+                              "p50_ms": round(1000 * float(np.percentile(v, 50)), 1) if v else None,
+                              "p95_ms": round(1000 * float(np.percentile(v, 95)), 1) if v else None}
+                      for label, v in times.items()},
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
+    }
+
+
+def print_real_reports(r: dict) -> None:
+    print(f"{r['reports']} reports indexed ({r['pages']} pages, {r['passages']} passages), "
+          f"{len(r['failed'])} failed:")
+    for f in r["failed"]:
+        print(f"  FAILED {f['file']}: {f['reason']}")
+    print(f"index build {r['build_seconds']} s: reading {r['read_seconds']} s, embedding {r['embed_seconds']} s, "
+          f"writing {r['write_seconds']} s")
+    print(f"pages per second: {r['pages_per_second_reading']} reading, {r['pages_per_second_overall']} overall")
+    for label, q in r["questions"].items():
+        print(f"{label} questions: {q['n']} asked, {q['found']} answered; p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms")
+    print(f"load average before {r['load_average_before']}, after {r['load_average_after']} on {r['cpus']} cores "
+          "(above the core count means the machine was shared)")

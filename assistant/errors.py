@@ -23,3 +23,7 @@ class IndexCorruptError(AssistantError):
 
 class ModelLoadError(AssistantError):
     """The embedding model could not be loaded."""
+
+
+class FilterError(AssistantError, ValueError):
+    """A filter (a judgement, a framework) could not be read; the message shows how to write it."""

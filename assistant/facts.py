@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .authorities import ENGLISH_AUTHORITIES, canonical_name
+from .errors import FilterError
 
 _DATA = json.loads((Path(__file__).with_name("facts.json")).read_text(encoding="utf-8"))
 GRADES: dict[str, str] = _DATA["grades"]
@@ -322,3 +323,90 @@ def read_previous(text: str, lo: int = 0) -> Found | None:
             continue  # "one children's home, which was judged outstanding"
         return Found({"grade": grade, "when": " ".join(when.group("when").split()) if when else None}, s, e)
     return None
+
+
+# ------------------------------------------------------------------ questions about facts
+_CUES: dict[str, list[str]] = _DATA["question_cues"]
+
+
+def _phrase_re(phrases) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w-])(?:" + "|".join(_words(p) for p in sorted(phrases, key=len, reverse=True))
+                      + r")(?![\w-])", re.IGNORECASE)
+
+
+_ASKED_AREA = _phrase_re({p for a in AREAS for p in a["asked"]})
+_ASKED_FRAMEWORK = {key: _phrase_re(words) for key, words in _DATA["frameworks_asked"].items()}
+_CUE = {name: _phrase_re(words) for name, words in _CUES.items() if name != "about"}
+_QUESTION_GRADE = re.compile(r"(?<![\w-])(?:" + _GRADE[len("(?P<grade>"):-len(r")\b")] + r")(?![\w-])", re.I)
+
+
+@dataclass(frozen=True)
+class FactQuestion:
+    """What a question asks of the letters' facts. ``fact`` is "lead", "when", "judgement",
+    "previous" or None (a question about findings)."""
+
+    fact: str | None = None
+    areas: tuple[str, ...] = ()
+    grade: str | None = None
+    framework: str | None = None
+
+
+def areas_named(text: str) -> tuple[str, ...]:
+    """The judgement area keys a phrase names ("care leavers" -> both frameworks' care leaver areas)."""
+    keys: list[str] = []
+    for m in _ASKED_AREA.finditer(text):
+        said = " ".join(m.group(0).lower().replace("’", "'").split())
+        for a in AREAS:
+            if said in a["asked"] and a["key"] not in keys:
+                keys.append(a["key"])
+    return tuple(keys)
+
+
+def grade_named(text: str) -> str | None:
+    m = _QUESTION_GRADE.search(text)
+    return normal_grade(m.group(0)) if m else None
+
+
+def framework_named(text: str) -> str | None:
+    return next((key for key, rx in _ASKED_FRAMEWORK.items() if rx.search(text)), None)
+
+
+def read_question(text: str, names_authority: bool) -> FactQuestion:
+    """Read what a question asks of the facts. ``names_authority``: the question names one.
+
+    "Who led the 2023 inspection of Dudley?" -> lead; "When was Manchester inspected?" ->
+    when; "Which authorities were judged inadequate for overall effectiveness?" -> judgement
+    (overall effectiveness, inadequate); "Which authorities had previously been judged
+    inadequate?" -> previous (inadequate).
+    """
+    areas, grade, framework = areas_named(text), grade_named(text), framework_named(text)
+    judged = bool(_CUE["judged"].search(text))
+    if _CUE["previous"].search(text) and (judged or grade):
+        return FactQuestion("previous", areas, grade, framework)
+    if judged and (areas or grade or names_authority):
+        return FactQuestion("judgement", areas, grade, framework)
+    if areas and grade and _CUE["services"].search(text):
+        return FactQuestion("judgement", areas, grade, framework)
+    if names_authority and _CUE["lead"].search(text):
+        return FactQuestion("lead", (), None, framework)
+    if names_authority and _CUE["when"].search(text) and _CUE["when_event"].search(text):
+        return FactQuestion("when", (), None, framework)
+    return FactQuestion(None, (), None, framework)
+
+
+def read_judgement_filter(text: str) -> tuple[tuple[str, ...], str]:
+    """A judgement filter as a person types it: "inadequate for help and protection",
+    "help_and_protection=inadequate", "inadequate" (overall effectiveness). Raises FilterError."""
+    text = text.strip()
+    if "=" in text:
+        key, _, grade = text.partition("=")
+        areas = (key.strip(),) if key.strip() in AREA_LABELS else areas_named(key.replace("_", " "))
+        grade = normal_grade(grade) or grade_named(grade)
+    else:
+        areas, grade = areas_named(text), grade_named(text)
+    if not grade or (areas == () and re.sub(_QUESTION_GRADE, "", text).strip(" :,-") not in ("", "overall", "for")):
+        raise FilterError(
+            f"cannot read the judgement {text!r}; write a grade and an area, e.g. "
+            "\"inadequate for help and protection\" or \"care_leavers=good\" (areas: "
+            + ", ".join(AREA_LABELS) + ")")
+    return areas or ("overall_effectiveness",), grade

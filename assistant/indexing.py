@@ -23,6 +23,7 @@ from .errors import IndexCorruptError, IndexMismatchError, LetterError
 from .letters import MAX_PAGES, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from . import evidence
+from .facts import FACTS_VERSION
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
 from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point
@@ -134,7 +135,18 @@ def layout_outdated(index_dir: Path | str) -> bool:
         manifest = folder.read_manifest(upgrade=True)
     except (IndexMismatchError, IndexCorruptError):
         return False  # not ours to fix here: opening it says what to do
-    return not _current_layout(manifest)
+    return not _current_layout(manifest) or manifest.get("letter_facts") != FACTS_VERSION
+
+
+def _refresh_letter_facts(folder: IndexFolder, old: dict | None, entries: list[dict], new: dict) -> bool:
+    """Re-read the facts of letters indexed by a version that read them differently, from
+    their stored text (nothing is embedded again). Returns True when it did."""
+    if old is None or old.get("letter_facts") == FACTS_VERSION:
+        return False
+    for e in entries:
+        if e["sha256"] not in new:
+            e["meta"] = parse_metadata(folder.read_letter(e["sha256"]).text).to_dict()
+    return True
 
 
 def sync(
@@ -222,6 +234,7 @@ def sync(
                    old_path_sha, progress, on_progress, new_records, reuse=not rebuild)
 
     ordered = list(entries.values())
+    facts_refreshed = _refresh_letter_facts(folder, None if rebuild else old, ordered, new_records)
     report.letters = len(ordered)
     report.passages = sum(e["passages"] for e in ordered)
     report.no_authority = sorted(e["path"] for e in ordered if not e["meta"].get("authority"))
@@ -229,12 +242,12 @@ def sync(
 
     t_write = time.perf_counter()
     current_layout = old is not None and _current_layout(old)
-    report.upgraded = old is not None and not current_layout and not rebuild
+    report.upgraded = old is not None and (not current_layout or facts_refreshed) and not rebuild
     same_rows = current_layout and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
     if old is not None and same_rows and not rebuild:
         generation = old["generation"]
         files = old["files"]
-        if not report.changed_anything and old.get("failed", []) == failed_entries and \
+        if not report.changed_anything and not facts_refreshed and old.get("failed", []) == failed_entries and \
                 [(e["path"], e.get("aliases", [])) for e in ordered] == \
                 [(e["path"], e.get("aliases", [])) for e in old_entries]:
             report.seconds = time.perf_counter() - started
@@ -252,6 +265,7 @@ def sync(
         "format": FORMAT_VERSION,
         **settings_block,
         "sentence_facts": evidence.facts_signature(),
+        "letter_facts": FACTS_VERSION,
         "generation": generation,
         "files": files,
         "letters": ordered,

@@ -7,7 +7,9 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass, replace
 
+from . import facts
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
+from .errors import FilterError
 from .metadata import MONTH, MONTHS
 
 _YEAR = r"(20[0-3]\d|19[89]\d)"
@@ -23,6 +25,7 @@ _KINDS = (
     (re.compile(r"\bfocused visits?\b", re.I), "focused visit"),
     (re.compile(r"\bmonitoring visits?\b", re.I), "monitoring visit"),
     (re.compile(r"\bcabinet (?:reports?|meetings?|papers?)\b", re.I), "cabinet report"),
+    (re.compile(r"\bjoint targeted area inspections?\b|\bJTAIs?\b", re.I), "joint targeted area inspection"),
 )
 _FILLER = re.compile(
     r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
@@ -42,6 +45,14 @@ class Query:
     until: str | None = None
     kind: str | None = None
     aggregate: bool = False
+    #: what the question asks of the letters' facts ("lead", "when", "judgement", "previous"),
+    #: with the judgement areas and grade it names (see facts.read_question)
+    fact: str | None = None
+    areas: tuple[str, ...] = ()
+    grade: str | None = None
+    #: filters: only letters of this framework; only letters with this judgement (areas, grade)
+    framework: str | None = None
+    judgement: tuple[tuple[str, ...], str] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -56,11 +67,23 @@ class Query:
             parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
         if self.kind:
             parts.append(f"kind: {self.kind}")
+        if self.framework:
+            parts.append(f"framework: {self.framework}")
+        if self.judgement:
+            parts.append(f"judged {self.judgement[1]} for {' or '.join(self.judgement[0])}")
+        if self.fact:
+            parts.append(f"asks the letters' facts: {self.fact}")
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
-    def with_filters(self, authority=None, since=None, until=None, kind=None) -> "Query":
-        """Explicit filters (from the CLI, API or app) override what the question said."""
+    def with_filters(self, authority=None, since=None, until=None, kind=None, judgement=None,
+                     framework=None) -> "Query":
+        """Explicit filters (from the CLI, API or app) override what the question said.
+
+        ``judgement`` is (area keys, grade) or text such as "inadequate for help and
+        protection"; ``framework`` a key of facts.FRAMEWORKS. Raises FilterError for either
+        when it cannot be read.
+        """
         q = self
         if authority:
             names = (authority,) if isinstance(authority, str) else tuple(authority)
@@ -72,6 +95,15 @@ class Query:
             q = replace(q, until=until)
         if kind:
             q = replace(q, kind=kind)
+        if judgement:
+            q = replace(q, judgement=facts.read_judgement_filter(judgement) if isinstance(judgement, str)
+                        else (tuple(judgement[0]), judgement[1]))
+        if framework:
+            if framework not in facts.FRAMEWORKS:
+                framework = facts.framework_named(framework) or framework
+            if framework not in facts.FRAMEWORKS:
+                raise FilterError(f"unknown framework {framework!r}; write one of {', '.join(facts.FRAMEWORKS)}")
+            q = replace(q, framework=framework)
         return q
 
 
@@ -105,9 +137,11 @@ class QuestionReader:
         topic = _remove(text, spans + date_spans)
         topic = _FILLER.sub(" ", topic)
         topic = " ".join(topic.split()).strip(" ,?.!")
+        asked = facts.read_question(text, names > 0)
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
-                     aggregate=aggregate)
+                     aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
+                     framework=asked.framework)
 
 
 _COMMON_WORDS = {"reading", "bury", "sutton", "derby", "kent", "essex", "york", "hull", "sandwell", "halton"}
