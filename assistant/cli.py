@@ -151,6 +151,9 @@ def _open(args):
 
 
 def _ask(args) -> int:
+    from .question import Query
+
+    Query("", "").with_filters(judgement=args.judgement, framework=args.framework)  # a typo fails before the model loads
     assistant = _open(args)
     answer = assistant.ask(args.question, authority=args.authority, since=args.since, until=args.until,
                            kind=args.kind, judgement=args.judgement, framework=args.framework)

@@ -169,7 +169,10 @@ def read_visit_periods(text: str) -> tuple[list[tuple[dt.date, dt.date]], Found]
 
 
 _LEAD = re.compile(r"(?<![Dd]eputy )(?<![Dd]eputy\n)\b(?:lead|reporting)\s+inspector\s*:?[ \t]*(?P<who>[^\n]*)", re.IGNORECASE)
-_OTHERS = re.compile(r"^[ \t]*(?P<label>deputy lead inspectors?|team inspectors?|inspectors?)\s*:\s*(?P<who>[^\n]*(?:\n(?![^\n]*:)[^\n]+)*)",
+#: "Team inspectors: A, B, ...": the names run on over following lines until a blank line, a
+#: page break, another label or the full stop that ends the list.
+_OTHERS = re.compile(r"^[ \t]*(?P<label>deputy lead inspectors?|team inspectors?|inspectors?)\s*:\s*"
+                     r"(?P<who>[^\n\f.]*(?:\n(?![^\n]*:)[^\n\f.]*[^\s.][^\n\f.]*)*)",
                      re.IGNORECASE | re.MULTILINE)
 _ROLE = re.compile(r",?\s*(?:(?:Her|His)\s+Majesty" + _APOS + r"?s\s+Inspectors?|HMIs?|Ofsted\s+Inspectors?|seconded\s+inspectors?|"
                    r"social\s+care\s+regulatory\s+inspectors?)\b", re.IGNORECASE)

@@ -70,7 +70,8 @@ class Query:
         if self.framework:
             parts.append(f"framework: {self.framework}")
         if self.judgement:
-            parts.append(f"judged {self.judgement[1]} for {' or '.join(self.judgement[0])}")
+            areas = " or ".join(facts.AREA_LABELS.get(a, a) for a in self.judgement[0])
+            parts.append(f"judged {self.judgement[1]} for {areas}")
         if self.fact:
             parts.append(f"asks the letters' facts: {self.fact}")
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
