@@ -69,16 +69,18 @@ class Found:
 # ------------------------------------------------------------------ title page
 _REPORT_TITLE = re.compile(
     r"\b(?P<kind>joint\s+targeted\s+area\s+inspection|(?:re-)?inspection)\s+of\s+(?:the\s+)?"
-    r"(?P<name>[A-Z][^\n\d:]{0,60}?(?:\s*\n\s*[^\n\d:]{1,40}?)?)\s+local\s+authority\s+children" + _APOS + r"?s\s+services",
+    r"(?P<name>[A-Z][^\n\d:]{0,60}?(?:\s*\n\s*[^\n\d:]{1,40}?)?)\s+(?:local\s+authority\s+)?children" + _APOS
+    + r"?s\s+(?:social\s+care\s+)?services",
     re.IGNORECASE)
 #: A title line that names the service, with the authority on a line of its own nearby.
 _SERVICE_TITLE = re.compile(
-    r"^[ \t]*(?P<kind>(?:re-)?inspection|review)\s+of\s+(?:the\s+)?(?:children" + _APOS + r"s\s+social\s+care\s+services"
-    r"|local\s+authority\s+children" + _APOS + r"s\s+services|services\s+for\s+children\s+in\s+need\s+of\s+help"
+    r"^[ \t]*(?P<kind>(?:re-)?inspection|review)\s+of\s+(?:the\s+)?(?:(?:local\s+authority\s+)?children" + _APOS
+    + r"s\s+(?:social\s+care\s+)?services|services\s+for\s+children\s+in\s+need\s+of\s+help"
     r"|looked\s+after\s+children|safeguarding\s+and\s+looked\s+after|the\s+effectiveness\s+of\s+the\s+local\s+safeguarding)",
     re.IGNORECASE | re.MULTILINE)
 _AUTHORITY_WORDS = re.compile(r"\b(?:council|borough|county|city|trust|safeguarding children (?:board|partnership))\b", re.I)
 _KNOWN = {a.lower() for a in ENGLISH_AUTHORITIES}
+_ONLY_SUFFIX = re.compile(r"(?i)^(?:(?:metropolitan|borough|county|city|district|council)\s*)+$")
 
 
 def read_title(text: str) -> tuple[str, Found] | None:
@@ -100,13 +102,16 @@ def read_title(text: str) -> tuple[str, Found] | None:
     # the authority's own line: the nearest non-empty line before the title, else after it
     before = [(x.start(), x.group(0)) for x in re.finditer(r"[^\n]+", head[:m.start()])]
     after = [(m.end() + x.start(), x.group(0)) for x in re.finditer(r"[^\n]+", head[m.end():m.end() + 400])]
-    for pos, line in [*reversed(before[-4:]), *after[1:8]]:
+    for k, (pos, line) in enumerate([*reversed(before[-4:]), *after[1:8]]):
         name = line.strip()
+        if k < len(before[-4:]) and _ONLY_SUFFIX.match(name) and k + 1 < len(before[-4:]):
+            pos, line = before[-4:][-(k + 2)][0], head[before[-4:][-(k + 2)][0]:pos + len(line)]
+            name = line.strip()  # "Stockport Metropolitan Borough" / "Council" on two lines
         if not name or re.fullmatch(r"[\d\W]*", name) or re.match(r"(?i)(inspection|review|and|board|protection)\b", name):
             continue
         if _plausible(name) and (canonical_name(name).lower() in _KNOWN or _AUTHORITY_WORDS.search(name)):
             s = pos + line.index(name)
-            return kind, Found(name, s, s + len(name))
+            return kind, Found(" ".join(name.split()), s, s + len(name))
     return kind, Found(None, m.start(), m.start())
 
 

@@ -123,6 +123,8 @@ def _letter_meta(text: str) -> LetterMeta:
         kind = "cabinet report"
 
     written = title.group("name").strip() if title else None
+    if written and canonical_name(written).lower() in ("local authority", "the local authority"):
+        written = None  # "Inspection of local authority children's services" names no one
     authority = canonical_name(written) if written else _dominant_authority(text)
     if written is None and authority is not None:
         written = authority
@@ -141,7 +143,7 @@ def _letter_meta(text: str) -> LetterMeta:
         inspectors = tuple(names) or None
 
     spans = {}
-    if title and written:
+    if title and written and title.group("name").strip() == written:
         spans["authority"] = title.span("name")
     if date_line:
         spans["date"] = date_line.span()
