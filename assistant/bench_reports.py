@@ -220,6 +220,7 @@ def bench_real_reports(folder: Path, embedder, *, keep: Path | None = None, ques
             e = entries[(i * 7) % len(entries)]["meta"]
             year = (e.get("visit_dates") or [e.get("date") or "2020"])[0][:4]
             fact_qs.append(FACT_TEMPLATES[i % len(FACT_TEMPLATES)].format(a=e.get("authority") or "Kent", y=year))
+        judged = judgement_check(assistant, folder / "reports.csv") if (folder / "reports.csv").exists() else None
         assistant.ask(topic_qs[0])  # the first question loads what later ones reuse
         times: dict[str, list[float]] = {"topic": [], "fact": []}
         found = {"topic": 0, "fact": 0}
@@ -244,6 +245,7 @@ def bench_real_reports(folder: Path, embedder, *, keep: Path | None = None, ques
                               "p50_ms": round(1000 * float(np.percentile(v, 50)), 1) if v else None,
                               "p95_ms": round(1000 * float(np.percentile(v, 95)), 1) if v else None}
                       for label, v in times.items()},
+        "judgement_questions": judged,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
     }
@@ -259,5 +261,47 @@ def print_real_reports(r: dict) -> None:
     print(f"pages per second: {r['pages_per_second_reading']} reading, {r['pages_per_second_overall']} overall")
     for label, q in r["questions"].items():
         print(f"{label} questions: {q['n']} asked, {q['found']} answered; p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms")
+    for j in r.get("judgement_questions") or []:
+        print(f"\n{j['question']}\n  {len(j['authorities'])} authorities answered; expected from reports.csv: "
+              f"{len(j['expected'])}; missing {j['missing'] or 'none'}; "
+              f"every quote prints the grade: {j['quotes_print_grade']}")
+        for a, quotes in j["beyond_csv"].items():
+            print(f"  also {a} (reports.csv has no grade for it): {' | '.join(quotes)}")
     print(f"load average before {r['load_average_before']}, after {r['load_average_after']} on {r['cpus']} cores "
           "(above the core count means the machine was shared)")
+
+
+#: Judgement questions checked against reports.csv: (question, grade column, grade, earlier only).
+JUDGEMENT_QUESTIONS = [
+    ("Which authorities were judged inadequate for overall effectiveness?", "overall_effectiveness_grade",
+     "inadequate", False),
+    ("Which authorities' care leavers services require improvement?", "care_leavers_grade",
+     "requires improvement", False),
+    ("Which authorities had previously been judged inadequate?", "overall_effectiveness_grade", "inadequate", True),
+]
+
+
+def judgement_check(assistant, csv_path: Path) -> list[dict]:
+    """Ask the judgement questions and compare the authorities named with those reports.csv
+    implies (where it has the grade); authorities it has no grade for are listed with their quotes."""
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_authority: dict[str, list[dict]] = {}
+    for r in rows:
+        by_authority.setdefault(canonical_name(r["local_authority"].replace("&", "and")), []).append(r)
+    out = []
+    for question, column, grade, earlier in JUDGEMENT_QUESTIONS:
+        expected = set()
+        for name, reports in by_authority.items():
+            dated = sorted(reports, key=lambda r: dt.datetime.strptime(r["publication_date"], "%d/%m/%y"))
+            candidates = dated[:-1] if earlier else dated
+            if any(r.get(column, "").strip().lower() == grade for r in candidates):
+                expected.add(name)
+        answer = assistant.ask(question)
+        named = set(answer.authorities)
+        ok = all(grade.split()[0] in c.quote.lower() or "inspection date" in c.quote.lower() or not c.quote
+                 for c in answer.citations) if not earlier else True
+        beyond = {a: [c.quote for c in answer.citations if c.authority == a][:2] for a in sorted(named - expected)}
+        out.append({"question": question, "authorities": sorted(named), "expected": sorted(expected),
+                    "missing": sorted(expected - named), "beyond_csv": beyond, "quotes_print_grade": ok})
+    return out

@@ -303,3 +303,14 @@ def test_an_index_from_an_older_version_has_its_facts_read_again_without_embeddi
     entry = next(e for e in folder.read_manifest()["letters"] if e["path"] == "facts-trafford-2019-ilacs.pdf")
     assert entry["meta"]["judgements"]["overall_effectiveness"] == INADEQUATE
     assert not layout_outdated(index)
+
+
+def test_the_letters_tab_shows_kind_visit_lead_and_grades(real_index):
+    from assistant.webapp import LETTER_COLUMNS, letters_table
+
+    a, _ = real_index
+    rows = {r[LETTER_COLUMNS.index("file")]: dict(zip(LETTER_COLUMNS, r)) for r in letters_table(a)}
+    row = rows["facts-trafford-2019-ilacs.pdf"]
+    assert row["kind"] == "inspection, ilacs_short" and row["visit"] == "4 March 2019 to 8 March 2019"
+    assert row["lead inspector"] == "Paula Thomson-Jones" and "overall effectiveness: inadequate" in row["grades"]
+    assert rows["facts-html-saved-as.pdf"]["status"].startswith("failed")
