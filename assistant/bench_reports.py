@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .authorities import canonical_name
+from .facts import GRADE_RE, normal_grade
 
 #: reports.csv grade columns -> judgement area keys.
 GRADE_COLUMNS = {
@@ -299,8 +300,8 @@ def judgement_check(assistant, csv_path: Path) -> list[dict]:
                 expected.add(name)
         answer = assistant.ask(question)
         named = set(answer.authorities)
-        ok = all(grade.split()[0] in c.quote.lower() or "inspection date" in c.quote.lower() or not c.quote
-                 for c in answer.citations) if not earlier else True
+        ok = all(any(normal_grade(m.group("grade")) == grade for m in GRADE_RE.finditer(c.quote))
+                 or "inspection date" in c.quote.lower() for c in answer.citations)
         beyond = {a: [c.quote for c in answer.citations if c.authority == a][:2] for a in sorted(named - expected)}
         out.append({"question": question, "authorities": sorted(named), "expected": sorted(expected),
                     "missing": sorted(expected - named), "beyond_csv": beyond, "quotes_print_grade": ok})

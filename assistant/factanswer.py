@@ -191,9 +191,9 @@ def _supports(quote: str, key: str, meta: dict) -> bool:
         return bool(lead) and lead.split()[-1].replace("-", "").lower() in quote.replace(" ", "").replace("-", "").lower()
     if key == "visit_dates":
         return bool(meta.get("visit_dates")) and meta["visit_dates"][-1][:4] in quote
-    if key == "previous_judgement":
-        m = GRADE_RE.search(quote)
-        return bool(m) and normal_grade(m.group("grade")) == (meta.get("previous_judgement") or {}).get("grade")
+    if key == "previous_judgement":  # the sentence may hold other grade words too
+        want = (meta.get("previous_judgement") or {}).get("grade")
+        return any(normal_grade(m.group("grade")) == want for m in GRADE_RE.finditer(quote))
     return True
 
 

@@ -25,7 +25,7 @@ FRAMEWORKS: dict[str, str] = _DATA["frameworks"]
 AREAS: list[dict] = _DATA["areas"]
 AREA_LABELS = {a["key"]: a["label"] for a in AREAS}
 #: Bumped with the data file or the reading rules: an index re-derives its letters' facts.
-FACTS_VERSION = f"facts-{_DATA['version']}.3"
+FACTS_VERSION = f"facts-{_DATA['version']}.4"
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -303,15 +303,19 @@ _NOT_THE_AUTHORITY = re.compile(r"(?i)^\s*(?:which|that)\b|\b(?:homes?|schools?|
 _WHEN = re.compile(rf"\b(?:in|since)\s+(?P<when>(?:{_MONTH}\s+)?(?:19|20)\d\d)\b", re.I)
 
 
-def read_previous(text: str, lo: int = 0) -> Found | None:
+def read_previous(text: str, lo: int = 0, rows: list[tuple[int, int]] = ()) -> Found | None:
     """A judgement the text says was made earlier ("since the local authority was judged
-    inadequate in September 2016"): Found({"grade", "when"}) over that sentence, or None."""
+    inadequate in September 2016"): Found({"grade", "when"}) over that sentence, or None.
+
+    ``rows`` are the spans of the judgement table's rows: a sentence starts after them.
+    """
     for m in _PREVIOUS.finditer(text, lo, min(len(text), lo + 12000)):
         grade = normal_grade(m.group("grade"))
         if not grade:
             continue
         s = max(text.rfind(".", 0, m.start()) + 1, text.rfind("\n\n", 0, m.start()) + 2, lo, m.start() - 400,
                 *(text.rfind(b, 0, m.start()) + 1 for b in _BULLETS))
+        s = max([s, *(e for _, e in rows if s < e <= m.start())])
         base = s
         for line in re.finditer(r"[^\n]*\n", text[base:m.start()]):
             if len(line.group(0).strip()) < 45:  # a page number or heading before the sentence

@@ -163,7 +163,8 @@ def _letter_meta(text: str) -> LetterMeta:
 
 
 def _with_previous(text: str, meta: LetterMeta) -> LetterMeta:
-    found = facts.read_previous(text)
+    rows = [tuple(v) for k, v in (meta.spans or {}).items() if k.startswith("judgements.")]
+    found = facts.read_previous(text, rows=rows)
     if found is None:
         return meta
     return replace(meta, previous_judgement=found.value,
