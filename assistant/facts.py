@@ -25,7 +25,7 @@ FRAMEWORKS: dict[str, str] = _DATA["frameworks"]
 AREAS: list[dict] = _DATA["areas"]
 AREA_LABELS = {a["key"]: a["label"] for a in AREAS}
 #: Bumped with the data file or the reading rules: an index re-derives its letters' facts.
-FACTS_VERSION = f"facts-{_DATA['version']}.4"
+FACTS_VERSION = f"facts-{_DATA['version']}.5"
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",

@@ -40,6 +40,8 @@ _TITLES = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[A-Z][a-zA-Z'’-]+(?:\s+[A-Z]\.?)?(?:\s+[A-Z][a-zA-Z'’-]+){1,3}$")
+_JTAI = re.compile(r"^[ \t]*joint targeted area inspection of [^\n]*?\bin\s+(?P<name>[A-Z][^\n]{1,60}?)[ \t.]*$",
+                   re.IGNORECASE | re.MULTILINE)
 _SIGN_OFF = re.compile(r"^[ \t]*Yours (?:sincerely|faithfully)\b", re.IGNORECASE | re.MULTILINE)
 _SALUTATION = re.compile(r"^[ \t]*Dear [^\n]+$", re.MULTILINE)
 _GAZETTEER = name_pattern(ENGLISH_AUTHORITIES)
@@ -123,6 +125,9 @@ def _letter_meta(text: str) -> LetterMeta:
         kind = "cabinet report"
 
     written = title.group("name").strip() if title else None
+    jtai = None if title else _JTAI.search(text[:4000])
+    if jtai:  # "Joint targeted area inspection of the multi-agency response to ... in Sefton"
+        kind, written = "joint targeted area inspection", jtai.group("name").strip()
     if written and canonical_name(written).lower() in ("local authority", "the local authority"):
         written = None  # "Inspection of local authority children's services" names no one
     authority = canonical_name(written) if written else _dominant_authority(text)
@@ -145,6 +150,8 @@ def _letter_meta(text: str) -> LetterMeta:
     spans = {}
     if title and written and title.group("name").strip() == written:
         spans["authority"] = title.span("name")
+    elif jtai:
+        spans["authority"] = jtai.span("name")
     if date_line:
         spans["date"] = date_line.span()
     if visit:

@@ -314,3 +314,12 @@ def test_the_letters_tab_shows_kind_visit_lead_and_grades(real_index):
     assert row["kind"] == "inspection, ilacs_short" and row["visit"] == "4 March 2019 to 8 March 2019"
     assert row["lead inspector"] == "Paula Thomson-Jones" and "overall effectiveness: inadequate" in row["grades"]
     assert rows["facts-html-saved-as.pdf"]["status"].startswith("failed")
+
+
+def test_a_joint_targeted_area_inspection_letter():
+    text = ("Ofsted\nPiccadilly Gate\nManchester\n\n12 July 2023\n\nDear Director\n\n"
+            "Joint targeted area inspection of the multi-agency response to children and families who need help in Sefton\n\n"
+            "This letter summarises the findings of the joint targeted area inspection.\n")
+    m = parse_metadata(text)
+    assert (m.kind, m.authority, m.date) == ("joint targeted area inspection", "Sefton", "2023-07-12")
+    assert text[slice(*m.spans["authority"])] == "Sefton"
