@@ -58,6 +58,13 @@ def _csv_day(text: str) -> str | None:
         return None
 
 
+def _csv_published(text: str) -> str | None:
+    try:
+        return dt.datetime.strptime(text.strip(), "%d/%m/%y").date().isoformat()
+    except ValueError:
+        return None
+
+
 def read_reports(folder: Path, workers: int = 2) -> dict[str, tuple]:
     """{file name: (meta, text) or (None, failure reason)} for every file in ``folder``."""
     from .errors import LetterError
@@ -127,6 +134,9 @@ def bench_facts(folder: Path, held_back: list[str] | None = None, workers: int =
             want = row.get(column, "").strip().lower()
             if want in GRADES:
                 check("grades", want, (meta.judgements or {}).get(key), f"judgements.{key}")
+        published = _csv_published(row.get("publication_date", ""))
+        if meta.date and published:  # only reports that print their publication date
+            check("publication date", published, meta.date, "date")
         fw = CSV_FRAMEWORKS.get(row.get("inspection_framework", "").strip().lower())
         if fw:
             check("framework", fw, meta.framework, "visit_dates")
@@ -136,7 +146,7 @@ def bench_facts(folder: Path, held_back: list[str] | None = None, workers: int =
             "names_spelt_differently": sorted({p for t in groups.values() for p in t["names spelt differently"]})}
 
 
-FACTS = ("authority", "first day", "last day", "lead inspector", "grades", "framework")
+FACTS = ("authority", "first day", "last day", "lead inspector", "grades", "framework", "publication date")
 
 
 def _tally() -> dict:
