@@ -146,14 +146,20 @@ def _quotable(text: str, start: int, end: int, key: str) -> tuple[int, int]:
     if key.startswith("judgements.") or key in ("previous_judgement", "date"):
         return start, end
     line_start = text.rfind("\n", 0, start) + 1
-    prefix = text[line_start:start]
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
+    prefix = text[line_start:start]
     if not prefix.strip() or re.search(r"(?i)(?::|inspectors?|dates?)\s*$", prefix):
-        return line_start + len(prefix) - len(prefix.lstrip()), line_end - (len(text[end:line_end]) - len(text[end:line_end].rstrip()))
-    s = max(text.rfind(". ", 0, start) + 2, text.rfind("\n\n", 0, start) + 2, start - 400, 0)
-    e = text.find(".", end, end + 400)
-    return s + len(text[s:start]) - len(text[s:start].lstrip()), (end if e < 0 else e + 1)
+        s, e = line_start, line_end  # "Lead inspector: ..." / "Inspection dates: ..."
+    else:
+        s = max(text.rfind(". ", 0, start) + 2, text.rfind("\n\n", 0, start) + 2, start - 400, 0)
+        e = text.find(".", end, end + 400)
+        e = end if e < 0 else e + 1
+    while s < start and text[s].isspace():
+        s += 1
+    while e > end and text[e - 1].isspace():
+        e -= 1
+    return s, e
 
 
 def _citation(snap, i: int, key: str, n: int) -> Citation | None:

@@ -216,7 +216,9 @@ def follow_up(query: Query, previous: Query | None) -> Query:
     if not tokenize(query.topic) and (named or query.since or query.until or query.kind):
         return replace(query, topic=previous.topic, aggregate=previous.aggregate and not named and
                        len(query.authorities) != 1, since=query.since or previous.since,
-                       until=query.until or previous.until, kind=query.kind or previous.kind)
+                       until=query.until or previous.until, kind=query.kind or previous.kind,
+                       fact=query.fact or previous.fact, areas=query.areas or previous.areas,
+                       grade=query.grade or previous.grade)
     if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
         return replace(query, authorities=previous.authorities, unknown_authorities=(),
                        aggregate=query.aggregate and len(previous.authorities) > 1,

@@ -323,3 +323,13 @@ def test_a_joint_targeted_area_inspection_letter():
     m = parse_metadata(text)
     assert (m.kind, m.authority, m.date) == ("joint targeted area inspection", "Sefton", "2023-07-12")
     assert text[slice(*m.spans["authority"])] == "Sefton"
+
+
+def test_a_follow_up_asks_the_same_fact_of_another_authority(real_index):
+    from assistant.question import follow_up
+
+    a, _ = real_index
+    first = a.read("What was Blackpool's overall effectiveness judgement?")
+    then = follow_up(a.read("and Trafford?"), first)
+    ans = a.ask("and Trafford?", query=then)
+    assert ans.authorities == ["Trafford"] and ans.citations[0].quote == "Overall effectiveness Inadequate"
