@@ -100,18 +100,24 @@ def read_title(text: str) -> tuple[str, Found] | None:
     kind = "other" if m.group("kind").lower() == "review" and not re.search(
         r"inspection\s+of\s+services", head[:m.start()], re.I) else "inspection"
     # the authority's own line: the nearest non-empty line before the title, else after it
-    before = [(x.start(), x.group(0)) for x in re.finditer(r"[^\n]+", head[:m.start()])]
-    after = [(m.end() + x.start(), x.group(0)) for x in re.finditer(r"[^\n]+", head[m.end():m.end() + 400])]
-    for k, (pos, line) in enumerate([*reversed(before[-4:]), *after[1:8]]):
-        name = line.strip()
-        if k < len(before[-4:]) and _ONLY_SUFFIX.match(name) and k + 1 < len(before[-4:]):
-            pos, line = before[-4:][-(k + 2)][0], head[before[-4:][-(k + 2)][0]:pos + len(line)]
-            name = line.strip()  # "Stockport Metropolitan Borough" / "Council" on two lines
+    line = re.compile(r"[^\n]*\S[^\n]*")
+    before = [x.span() for x in line.finditer(head, 0, m.start())][-4:]
+    nxt = head.find("\n", m.end()) + 1 or len(head)
+    after = [x.span() for x in line.finditer(head, nxt, nxt + 400)][:7]
+    candidates = []
+    for k in range(len(before) - 1, -1, -1):
+        s, e = before[k]
+        if k and _ONLY_SUFFIX.match(head[s:e].strip()):
+            s = before[k - 1][0]  # "Stockport Metropolitan Borough" / "Council" on two lines
+        candidates.append((s, e))
+    for s, e in candidates + after:
+        name = " ".join(head[s:e].split())
         if not name or re.fullmatch(r"[\d\W]*", name) or re.match(r"(?i)(inspection|review|and|board|protection)\b", name):
             continue
         if _plausible(name) and (canonical_name(name).lower() in _KNOWN or _AUTHORITY_WORDS.search(name)):
-            s = pos + line.index(name)
-            return kind, Found(" ".join(name.split()), s, s + len(name))
+            s += len(head[s:e]) - len(head[s:e].lstrip())
+            e -= len(head[s:e]) - len(head[s:e].rstrip())
+            return kind, Found(name, s, e)
     return kind, Found(None, m.start(), m.start())
 
 
@@ -123,8 +129,6 @@ def _plausible(name: str) -> bool:
 
 # ------------------------------------------------------------------ dates and people
 _DATES_LINE = re.compile(r"\b(?:inspection|visit)\s+dates?\s*:?\s*(?P<dates>[^\n]*(?:\n[^\n]*)?)", re.IGNORECASE)
-_DAY = rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+(?P<m>{_MONTH}))?(?:\s+(?P<y>\d{{4}}))?"
-_ONE_DAY = re.compile(rf"\d{{1,2}}(?:st|nd|rd|th)?(?:\s+{_MONTH})?(?:\s+\d{{4}})?", re.IGNORECASE)
 _PERIODS = re.compile(
     rf"(?P<a>\d{{1,2}}(?:st|nd|rd|th)?(?:\s+{_MONTH})?(?:\s+\d{{4}})?)\s*(?:to|-|–|—|until)\s*"
     rf"(?P<b>\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})"
