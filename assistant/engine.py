@@ -152,8 +152,8 @@ class Assistant:
         """
         clock = time.perf_counter()
         snap = self._snapshot
-        query = (query or self._reader.read(question)).with_filters(authority, since, until, kind, judgement,
-                                                                   framework)
+        query = (query or self._reader.read(question)).with_filters(authority, since, until, kind)
+        query = query.with_filters(judgement=judgement, framework=framework)
         if snap is None or not snap.letters:
             return self._nothing(query, "No letters are indexed yet: add letters to the corpus folder "
                                         "and run `assistant index`.", 0, 0)
@@ -162,8 +162,8 @@ class Assistant:
             names = " or ".join(query.unknown_authorities)
             return self._nothing(query, f"There are no letters about {names}; the letters cover "
                                         f"{_join(covered)}.", len(snap.letters), len(covered))
-        allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind, query.framework,
-                                   query.judgement)
+        allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind)
+        allowed &= snap.fact_mask(query.framework, query.judgement)
         n_letters = int(allowed.sum())
         n_auth = snap.authority_count(allowed)
         if n_letters == 0:

@@ -26,4 +26,4 @@ class ModelLoadError(AssistantError):
 
 
 class FilterError(AssistantError, ValueError):
-    """A filter (a judgement, a framework) could not be read; the message shows how to write it."""
+    """A filter (a date, a judgement, a framework) could not be read; the message shows how to write it."""

@@ -77,7 +77,7 @@ class Query:
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
-    def with_filters(self, authority=None, since=None, until=None, kind=None, judgement=None,
+    def with_filters(self, authority=None, since=None, until=None, kind=None, *, judgement=None,
                      framework=None) -> "Query":
         """Explicit filters (from the CLI, API or app) override what the question said.
 

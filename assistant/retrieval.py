@@ -114,28 +114,29 @@ class Snapshot:
     def passage_vectors(self, passages: np.ndarray) -> np.ndarray:
         return np.asarray(self.dense.vectors[passages], dtype=np.float32)
 
-    def letter_mask(self, authorities=(), since=None, until=None, kind=None, framework=None,
-                    judgement=None) -> np.ndarray:
-        """Which letters pass the filters. A letter matches a date range by its date or by its
-        visit (first to last day) overlapping the range; ``judgement`` is (area keys, grade)."""
+    def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
+        """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
         keep = np.ones(len(self.letters), dtype=bool)
         if authorities:
             keep &= np.isin(self._authority_keys, [a.lower() for a in authorities])
         if kind:
             keep &= self._kinds == kind
+        if since or until:
+            for i in np.flatnonzero(keep):
+                meta = self.letters[i]["meta"]
+                dates = [d for d in [meta.get("date"), *(meta.get("visit_dates") or [])] if d]
+                keep[i] = any((not since or d >= since) and (not until or d <= until) for d in dates)
+        return keep
+
+    def fact_mask(self, framework: str | None = None, judgement=None) -> np.ndarray:
+        """Which letters were inspected under ``framework`` and have ``judgement`` ((area keys, grade))."""
+        keep = np.ones(len(self.letters), dtype=bool)
         if framework:
             keep &= np.array([e["meta"].get("framework") == framework for e in self.letters], dtype=bool)
         if judgement:
             areas, grade = judgement
             keep &= np.array([any((e["meta"].get("judgements") or {}).get(a) == grade for a in areas)
                               for e in self.letters], dtype=bool)
-        if since or until:
-            for i in np.flatnonzero(keep):
-                meta = self.letters[i]["meta"]
-                spans = [(d, d) for d in [meta.get("date")] if d]
-                if meta.get("visit_dates"):
-                    spans.append((meta["visit_dates"][0], meta["visit_dates"][-1]))
-                keep[i] = any((not since or last >= since) and (not until or first <= until) for first, last in spans)
         return keep
 
     def authority_count(self, letters: np.ndarray) -> int:

@@ -153,7 +153,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
             return history, previous, gr.update(choices=[], value=None), "", None, gr.update()
         history = list(history or []) + [{"role": "user", "content": message},
                                          {"role": "assistant", "content": render_answer(ans)}]
-        reading = "**How I read it:** " + escape_md(query.with_filters(*filters).describe())
+        reading = "**How I read it:** " + escape_md(
+            query.with_filters(*filters[:4], judgement=filters[4], framework=filters[5]).describe())
         choices = [f"[{c.n}] {c.authority or '?'}, {human_date(c.date) or 'undated'} — {c.quote[:70]}…"
                    for c in ans.citations]
         last = {"answer": ans.to_dict()}
