@@ -247,6 +247,7 @@ def bench_real_reports(folder: Path, embedder, *, keep: Path | None = None, ques
     t = report.timings
     return {
         "reports": len(entries), "failed": [{"file": p, "reason": r} for p, r in report.failed],
+        "reused_index": not report.added,
         "pages": pages, "passages": report.passages, "build_seconds": round(build, 1),
         "read_seconds": round(t.get("read", 0.0), 1), "embed_seconds": round(t.get("embed", 0.0), 1),
         "write_seconds": round(t.get("write", 0.0), 1),
@@ -267,6 +268,8 @@ def print_real_reports(r: dict) -> None:
           f"{len(r['failed'])} failed:")
     for f in r["failed"]:
         print(f"  FAILED {f['file']}: {f['reason']}")
+    if r.get("reused_index"):
+        print("(the kept index was reused: nothing was read or embedded, so the build figures below are a sync's)")
     print(f"index build {r['build_seconds']} s: reading {r['read_seconds']} s, embedding {r['embed_seconds']} s, "
           f"writing {r['write_seconds']} s")
     print(f"pages per second: {r['pages_per_second_reading']} reading, {r['pages_per_second_overall']} overall")

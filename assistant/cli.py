@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("real-reports", help="index a folder of real reports and time questions on it")
     b.add_argument("folder", type=Path, help="folder with the reports (in pdf/ or directly)")
     _bench_args(b, synthetic=False)
-    b.add_argument("--keep", type=Path, help="build the index in KEEP and keep it")
+    b.add_argument("--keep", type=Path, help="build the index in KEEP and keep it (a later run reuses it and "
+                                             "measures questions only)")
     return ap
 
 
