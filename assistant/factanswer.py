@@ -22,8 +22,6 @@ from .question import Query
 
 log = logging.getLogger(__name__)
 
-#: Quotes in one fact answer at most (one authority's whole history fits).
-MAX_CITATIONS = 60
 #: Overall effectiveness stands for "the" judgement when a question names no area.
 DEFAULT_AREAS = ("overall_effectiveness",)
 
@@ -33,35 +31,31 @@ def answer_from_facts(snap, query: Query, allowed: np.ndarray, checked: dict) ->
     None when none of them holds the fact asked about (the passage search then answers)."""
     letters = [int(i) for i in np.flatnonzero(allowed)]
     letters = _prefer_kind(snap, letters, query.question)
-    holding, matching = [], []  # letters holding the fact; those whose fact also matches the question
+    holding: list[int] = []  # letters holding the fact
+    matching: dict[int, list[str]] = {}  # letter -> span keys to quote, where the fact matches the question
     for i in letters:
-        meta = snap.letters[i]["meta"]
-        keys, has = _fact_spans(meta, query)
+        keys, has = _fact_spans(snap.letters[i]["meta"], query)
         if has:
             holding.append(i)
         if keys:
-            matching.append((i, keys))
+            matching[i] = keys
     if query.fact == "previous":  # a judgement of an earlier inspection, where a later one is indexed
         for i, keys in _superseded(snap, letters, query):
             holding.append(i)
-            if i not in [j for j, _ in matching]:
-                matching.append((i, keys))
-            else:
-                matching = [(j, ks + keys if j == i else ks) for j, ks in matching]
+            matching[i] = list(dict.fromkeys(matching.get(i, []) + keys))
     if not holding:
         return None
     if not matching:
         return _none_match(query, holding, checked)
-    matching.sort(key=lambda ik: _when(snap.letters[ik[0]]["meta"]), reverse=True)
+    order = sorted(matching, key=lambda i: _when(snap.letters[i]["meta"]), reverse=True)  # newest first
     if query.aggregate:
-        matching.sort(key=lambda ik: (snap.letters[ik[0]]["meta"].get("authority") or "~"))
+        order.sort(key=lambda i: snap.letters[i]["meta"].get("authority") or "~")
     citations = []
-    for i, keys in matching:
-        for key in keys:
+    for i in order:
+        for key in matching[i]:
             c = _citation(snap, i, key, len(citations) + 1)
             if c is not None:
                 citations.append(c)
-    citations = citations[:MAX_CITATIONS]
     if not citations:
         return None
     authorities = []
