@@ -229,8 +229,6 @@ def _bench(args) -> int:
                                     questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         show, one_per_line = bench.print_speed, True
-    elif args.bench == "search":
-        results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     elif args.bench in ("facts", "real-reports"):
         from . import bench_reports
 
@@ -241,6 +239,8 @@ def _bench(args) -> int:
             results = bench_reports.bench_real_reports(args.folder, load_embedder(args.model, args.backend),
                                                        keep=args.keep)
             show = bench_reports.print_real_reports
+    elif args.bench == "search":
+        results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     else:  # reindex
         results = bench.bench_reindex(args.tool, sizes(args.letters), load_embedder(args.model, args.backend),
                                       repeats=args.repeats)

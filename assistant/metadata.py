@@ -220,6 +220,20 @@ def _report_meta(text: str) -> LetterMeta | None:
     return _with_previous(text, meta)
 
 
+#: The keys of one letter in ``assistant letters --json``, in order.
+CATALOGUE_KEYS = ("letter", "authority", "authority_as_written", "kind", "framework", "date", "visit_dates",
+                  "inspectors", "judgements", "previous_judgement", "pages", "passages")
+
+
+def catalogue_row(entry: dict) -> dict:
+    """One indexed letter as ``assistant letters --json`` shows it, from its manifest entry."""
+    meta = entry.get("meta") or {}
+    row = {key: meta.get(key) for key in CATALOGUE_KEYS}
+    row.update(letter=entry["path"], pages=entry.get("pages"), passages=entry.get("passages"),
+               judgements=meta.get("judgements") or {})
+    return row
+
+
 def expand_dates(printed: str) -> list[str]:
     """"18 and 19 December 2019" -> ["2019-12-18", "2019-12-19"]; ranges are filled in."""
     parts = [p for p in re.split(r"\s*(,|\band\b|\bto\b|-|–)\s*", printed.strip()) if p]
@@ -288,17 +302,3 @@ def evidence_bounds(text: str) -> tuple[int, int]:
         start = dear.end() if dear else 0
     sign = _SIGN_OFF.search(text, start)
     return start, sign.start() if sign else len(text)
-
-
-#: The keys of one letter in ``assistant letters --json``, in order.
-CATALOGUE_KEYS = ("letter", "authority", "authority_as_written", "kind", "framework", "date", "visit_dates",
-                  "inspectors", "judgements", "previous_judgement", "pages", "passages")
-
-
-def catalogue_row(entry: dict) -> dict:
-    """One indexed letter as ``assistant letters --json`` shows it, from its manifest entry."""
-    meta = entry.get("meta") or {}
-    row = {key: meta.get(key) for key in CATALOGUE_KEYS}
-    row.update(letter=entry["path"], pages=entry.get("pages"), passages=entry.get("passages"),
-               judgements=meta.get("judgements") or {})
-    return row
