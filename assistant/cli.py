@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--max-pages", type=int, default=None, help="skip PDFs longer than this (default 300)")
     p.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit at once if another process is updating the index (default: wait for it)")
     _index_arg(p)
 
     p = sub.add_parser("watch", help="keep the index in step with a folder as letters arrive, change or go")
@@ -103,7 +105,7 @@ def _index(args) -> int:
     corpus = args.corpus or default_corpus_dir()
     index = args.index or default_index_dir()
     report = sync(corpus, index, load_embedder(args.model, args.backend), rebuild=args.rebuild,
-                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json)
+                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json, wait=not args.no_wait)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 

@@ -12,7 +12,10 @@ from .errors import AssistantError
 log = logging.getLogger(__name__)
 
 ENV_AUTH = "ASSISTANT_AUTH"
-QUEUE_SIZE = 16
+#: Requests that may wait for a free worker before new ones are turned away. A question takes
+#: about 0.1-0.2 s of one core here (`assistant bench load` prints it) and two run at once, so
+#: 64 waiting is a wait of a few seconds at worst: better to wait than to be told to retry.
+QUEUE_SIZE = 64
 
 
 def is_loopback(host: str) -> bool:
