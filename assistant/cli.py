@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
     b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("load", help="concurrent clients asking the web app over HTTP (loopback): "
+                                     "requests, errors, p50/p95 per client count")
+    b.add_argument("--clients", default="1,5,20", help="client counts, comma-separated (default 1,5,20)")
+    b.add_argument("--seconds", type=float, default=60.0, help="how long each client count runs (default 60)")
+    b.add_argument("--corpus", type=Path, default=None, help="letters to serve (a copy is used; default corpus/)")
+    b.add_argument("--index", type=Path, default=None, help="an index of them to start from (default index/)")
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
@@ -176,6 +183,10 @@ def _bench(args) -> int:
                                     questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         show, one_per_line = bench.print_speed, True
+    elif args.bench == "load":
+        results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
+                                   index=args.index or default_index_dir())
+        show = bench.print_load
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     else:  # reindex

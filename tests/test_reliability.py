@@ -388,3 +388,44 @@ def test_a_build_killed_half_way_keeps_the_letters_it_finished(corpus_copy, tmp_
     assert len(rest) == 4
     assert emb.texts_embedded == sum(e["passages"] + e["sentences"] for e in rest)  # only the rest
     assert_complete(index, corpus_copy)
+
+
+# ---------------------------------------------------------------- busy, not failing
+
+class SlowQuestions(FakeEmbedder):
+    def embed(self, texts):
+        time.sleep(4)
+        return super().embed(texts)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_a_question_waiting_its_turn_says_busy_with_how_many_ahead(fake_index):
+    from playwright.sync_api import sync_playwright
+
+    from assistant.server import serve
+    from conftest import free_port
+
+    corpus, index = fake_index
+    app = serve(Assistant.open(index, embedder=SlowQuestions()), corpus, port=free_port(), block=False)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
+                                         args=["--no-sandbox", "--headless", "--disable-gpu"])
+            pages = []
+            for _ in range(4):  # two are answered at a time: the third and fourth wait
+                pg = browser.new_page()
+                pg.goto(app.local_url, wait_until="load")
+                pg.locator("#chat").wait_for(timeout=30_000)
+                pages.append(pg)
+            for pg in pages:
+                pg.locator("#question textarea").fill("What did inspectors say about plans?")
+                pg.locator("#ask").click()
+            last = pages[-1]
+            last.get_by_text("busy, 1 ahead of you").first.wait_for(timeout=20_000)
+            assert "queue:" not in last.locator("#chat").inner_text()
+            for pg in pages:  # and every one is answered in the end
+                pg.get_by_text("Sources").first.wait_for(timeout=60_000)
+            browser.close()
+    finally:
+        app.close()
