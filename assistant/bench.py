@@ -551,14 +551,15 @@ def _client_loop(url: str, questions: list[str], offset: int, until: list[float]
 
 
 def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path | None = None,
-               max_requests: int = 100_000) -> dict:
+               max_requests: int = 100_000, deletion_copies: int = 20) -> dict:
     """Concurrent clients asking the running app over HTTP (loopback), back to back.
 
     The app runs in its own process on a free 127.0.0.1 port, on a copy of ``corpus`` and
     of ``index`` (when given and present; otherwise the copy is indexed first). For each
     client count: requests, errors, p50/p95/max seconds per request and requests per second.
     Also the time of one 2,000-character question and of refusing a 100 KB one, and the
-    queue the measured service time calls for.
+    queue the measured service time calls for. Last, with ``deletion_copies`` letters being
+    added, how soon a deleted letter stops being quoted.
     """
     import shutil
     import tempfile
@@ -575,6 +576,7 @@ def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path 
     proc, url = _start_app(work / "corpus", work / "index", work / "app.log")
     try:
         probe = Client(url, verbose=False, httpx_kwargs={"timeout": LOAD_TIMEOUT})
+        letters = _indexed(work / "index")
         authorities = sorted({a for a in probe.predict("Which authorities had weak planning?",
                                                        api_name="/ask")["authorities"]}) or ["Wirral"]
         questions = speed_questions(authorities, 50)
@@ -620,11 +622,12 @@ def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path 
                          "p50_s": round(_percentile(lat, 50), 3), "p95_s": round(_percentile(lat, 95), 3),
                          "max_s": round(max(lat), 3) if lat else None})
         service = rows[0]["p50_s"] if rows and rows[0]["clients"] == 1 else None
-        return {"url": url, "corpus": str(corpus), "letters": _indexed(work / "index"),
+        deletion = _deletion_under_addition(url, work / "corpus", work / "index") if deletion_copies else None
+        return {"url": url, "corpus": str(corpus), "letters": letters,
                 "seconds": seconds, "cpus": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows,
                 "question_2000_chars_s": round(long_s, 3), "question_100kb_refused_s": round(refuse_s, 3),
                 "question_100kb_message": refused, "queue_size": QUEUE_SIZE, "service_s": service,
-                "queue_wait_s": round(QUEUE_SIZE * service / 2, 1) if service else None}
+                "queue_wait_s": round(QUEUE_SIZE * service / 2, 1) if service else None, "deletion": deletion}
     finally:
         proc.terminate()
         try:
@@ -632,6 +635,60 @@ def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path 
         except Exception:  # noqa: BLE001
             proc.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _deletion_under_addition(url: str, corpus: Path, index: Path, copies: int = 20,
+                             timeout: float = 300.0) -> dict:
+    """Add ``copies`` new letters to the served folder (the app's watcher starts indexing them),
+    then, once the app's sync holds the writer lock, delete a letter an answer quotes: seconds
+    until no answer quotes it, answers that still did, and whether the addition was still running."""
+    from gradio_client import Client
+
+    from .errors import IndexBusyError
+    from .store import IndexFolder
+
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": LOAD_TIMEOUT})
+    question = "Which authorities had weak planning?"
+    cited = [c["letter"] for c in client.predict(question, api_name="/ask")["citations"]]
+    if not cited:
+        return {"skipped": "the probe question quotes no letter"}
+    victim = corpus / cited[0]
+    seeds = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".pdf"))
+    for i in range(copies):
+        seed = seeds[i % len(seeds)]
+        if seed.suffix.lower() == ".txt":
+            text = seed.read_text(encoding="utf-8", errors="replace")
+            (corpus / f"added-{i:03d}.txt").write_text(f"{text}\n\nAddendum {i}: a later note.\n", encoding="utf-8")
+        else:
+            (corpus / f"added-{i:03d}.pdf").write_bytes(seed.read_bytes() + f"\n%{i}\n".encode())
+
+    def writing() -> bool:
+        try:
+            with IndexFolder(index).writer_lock(wait=False):
+                return False
+        except IndexBusyError:
+            return True
+
+    deadline = time.monotonic() + timeout
+    while not writing() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3.0)  # well into the addition
+    running_at_delete = writing()
+    victim.unlink()
+    gone_at = time.monotonic()
+    stale, asked, took = 0, 0, None
+    while time.monotonic() < deadline:
+        asked += 1
+        letters = {c["letter"] for c in client.predict(question, api_name="/ask")["citations"]}
+        if victim.name not in letters:
+            took = time.monotonic() - gone_at
+            break
+        stale += 1
+        time.sleep(0.25)
+    return {"copies_added": copies, "deleted": victim.name, "addition_running_at_deletion": running_at_delete,
+            "seconds_until_not_quoted": round(took, 2) if took is not None else None,
+            "answers_quoting_it_after_deletion": f"{stale} of {asked}",
+            "addition_still_running_then": writing()}
 
 
 def _indexed(index: Path) -> int:
@@ -649,6 +706,12 @@ def print_load(r: dict) -> None:
             print(f"{'':>8} error: {kind}")
     print(f"one 2,000-character question: {r['question_2000_chars_s']} s; a 100 KB question refused in "
           f"{r['question_100kb_refused_s']} s ({r['question_100kb_message']})")
+    d = r.get("deletion")
+    if d and "skipped" not in d:
+        print(f"deleted {d['deleted']} while {d['copies_added']} letters were being added "
+              f"(addition running: {d['addition_running_at_deletion']}): no longer quoted after "
+              f"{d['seconds_until_not_quoted']} s; answers still quoting it: {d['answers_quoting_it_after_deletion']}; "
+              f"addition still running then: {d['addition_still_running_then']}")
     if r["service_s"]:
         print(f"queue: {r['queue_size']} waiting requests x {r['service_s']} s each / 2 workers = about "
               f"{r['queue_wait_s']} s of waiting at most before a request is turned away")

@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=60.0, help="how long each client count runs (default 60)")
     b.add_argument("--corpus", type=Path, default=None, help="letters to serve (a copy is used; default corpus/)")
     b.add_argument("--index", type=Path, default=None, help="an index of them to start from (default index/)")
+    b.add_argument("--deletion-copies", type=int, default=20,
+                   help="letters added while one is deleted, to time the deletion (default 20; 0 skips it)")
     b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
@@ -185,7 +187,7 @@ def _bench(args) -> int:
         show, one_per_line = bench.print_speed, True
     elif args.bench == "load":
         results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
-                                   index=args.index or default_index_dir())
+                                   index=args.index or default_index_dir(), deletion_copies=args.deletion_copies)
         show = bench.print_load
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search

@@ -28,7 +28,7 @@ from .metadata import evidence_bounds, parse_metadata
 from . import evidence
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
-from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point
+from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point, retired
 from .textsearch import WINDOW, KeywordIndex, tokenize
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ EMBED_PASSAGES = 64
 CHECKPOINT_SECONDS = 60.0
 #: Processes reading and cutting new letters at once (the machine has 2 cores to share).
 READ_WORKERS = 2
+#: While reading, the folder is looked at (for deletions) at least this often (seconds).
+READ_TICK = 1.0
 
 
 @dataclass
@@ -339,6 +341,7 @@ class _Sync:
             "previous_letters": _shas(before["letters"]) if before else [],
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        manifest["retired"] = retired(before, manifest, time.time())
         folder.commit(manifest, gen_tmp)
         folder.collect_garbage(manifest, keep_letters=pending)
         self.base = self.committed = manifest
@@ -348,6 +351,12 @@ class _Sync:
         if self.on_commit:
             self.on_commit()
         return True
+
+    def _commit_deletions(self, pending: set[str]) -> None:
+        """Commit at once the letters that left the folder while this sync runs (a deletion
+        never waits for the additions). Not in a rebuild: its commits would hold only part."""
+        if self.base is not None and not self.rebuild and self._drop_gone():
+            self._commit(pending)
 
     def _drop_gone(self) -> bool:
         """Forget paths that left the folder since it was listed; True when a letter the
@@ -399,8 +408,11 @@ class _Sync:
         state = {"done": 0, "total": 0}
         t_read = time.perf_counter()
         try:
-            for sha, record, reason in _read_letters(to_read, self.embedder.count_tokens, self.limited,
-                                                     self.max_pages):
+            for item in _read_letters(to_read, self.embedder.count_tokens, self.limited, self.max_pages):
+                self._commit_deletions(pending)
+                if item is None:
+                    continue
+                sha, record, reason = item
                 rels = todo[sha]
                 if record is None:
                     report.failed += [(r, reason) for r in rels]
@@ -446,8 +458,7 @@ class _Sync:
             bar.update(n)
             if self.on_progress:
                 self.on_progress(state["done"], state["total"])
-            if self.base is not None and not self.rebuild and self._drop_gone():
-                self._commit(pending)  # a deletion never waits for the additions
+            self._commit_deletions(pending)
         vecs, sent_vecs = np.concatenate(vec_parts), np.concatenate(sent_parts)
         t0 = time.perf_counter()
         row, srow = 0, 0
@@ -522,7 +533,8 @@ def _read_in_worker(path: str, sha: str):
 
 
 def _read_letters(jobs: list[tuple[str, Path]], count_tokens, settings: ChunkSettings, max_pages: int):
-    """Yield (sha, record or None, why not) for each (sha, path), as letters are read.
+    """Yield (sha, record or None, why not) for each (sha, path), as letters are read, and
+    None every READ_TICK seconds in which nothing was read.
 
     Several letters are read and cut at once in READ_WORKERS forked processes (each PDF is
     still parsed in its own guarded child, with its time and memory limits); one letter, or
@@ -533,7 +545,7 @@ def _read_letters(jobs: list[tuple[str, Path]], count_tokens, settings: ChunkSet
         for sha, path in jobs:
             yield (sha, *_read_one(path, sha, count_tokens, settings, max_pages))
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     count_tokens(["warm up"])  # load the tokenizer once, before the processes copy this one
@@ -542,13 +554,18 @@ def _read_letters(jobs: list[tuple[str, Path]], count_tokens, settings: ChunkSet
                                initargs=(count_tokens, settings, max_pages))
     try:
         futures = {pool.submit(_read_in_worker, str(path), sha): (sha, path) for sha, path in jobs}
-        for fut in as_completed(futures):
-            sha, path = futures[fut]
-            try:
-                result = fut.result()
-            except BrokenProcessPool:
-                result = _read_one(path, sha, count_tokens, settings, max_pages)
-            yield (sha, *result)
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, timeout=READ_TICK, return_when=FIRST_COMPLETED)
+            if not done:
+                yield None  # nothing read for a while (a slow PDF): the caller looks at the folder
+            for fut in done:
+                sha, path = futures[fut]
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    result = _read_one(path, sha, count_tokens, settings, max_pages)
+                yield (sha, *result)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -237,6 +237,23 @@ def fsync_tree(folder: Path) -> None:
         fsync_dir(Path(root))
 
 
+#: Seconds a generation folder, or a letter's files, outlive the commit that stopped naming
+#: them: a reader that opened an older state (or is opening it) finishes its question on it,
+#: however many commits a long sync makes meanwhile.
+RETIRE_SECONDS = 120.0
+
+
+def retired(before: dict | None, after: dict, now: float) -> dict[str, float]:
+    """The manifest's ``retired`` block for ``after`` (committed over ``before``): each
+    generation folder and letter hash dropped within RETIRE_SECONDS, and when it was dropped."""
+    live = {after["files"]["generation_dir"]} | {e["sha256"] for e in after["letters"]}
+    kept = {k: t for k, t in (before or {}).get("retired", {}).items() if now - t < RETIRE_SECONDS}
+    if before:
+        dropped = ({before["files"]["generation_dir"]} | {e["sha256"] for e in before["letters"]}) - live
+        kept.update(dict.fromkeys(dropped, now))
+    return {k: t for k, t in kept.items() if k not in live}
+
+
 # ---------------------------------------------------------------- the folder
 
 class IndexFolder:
@@ -414,12 +431,14 @@ class IndexFolder:
 
         ``keep_letters``: content hashes whose files stay although no manifest names them yet
         (letters embedded by a sync still running). Call with the writer lock held."""
-        keep_gens = {manifest["files"]["generation_dir"], manifest.get("previous_generation_dir")}
+        retired = set(manifest.get("retired", {}))
+        keep_gens = {manifest["files"]["generation_dir"], manifest.get("previous_generation_dir")} | retired
         for child in self.root.iterdir():
             name = child.name
             if (name.startswith("gen-") and name not in keep_gens) or (name.startswith(".gen-") and name.endswith(".tmp")):
                 shutil.rmtree(child, ignore_errors=True)
-        keep = {e["sha256"] for e in manifest["letters"]} | set(manifest.get("previous_letters", [])) | keep_letters
+        keep = {e["sha256"] for e in manifest["letters"]} | set(manifest.get("previous_letters", [])) | keep_letters \
+            | retired
         if self.letters_dir.exists():
             for child in self.letters_dir.iterdir():
                 sha = child.name.split(".")[0]
