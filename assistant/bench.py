@@ -622,7 +622,8 @@ def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path 
                          "p50_s": round(_percentile(lat, 50), 3), "p95_s": round(_percentile(lat, 95), 3),
                          "max_s": round(max(lat), 3) if lat else None})
         service = rows[0]["p50_s"] if rows and rows[0]["clients"] == 1 else None
-        deletion = _deletion_under_addition(url, work / "corpus", work / "index") if deletion_copies else None
+        deletion = (_deletion_under_addition(url, work / "corpus", work / "index", deletion_copies)
+                    if deletion_copies else None)
         return {"url": url, "corpus": str(corpus), "letters": letters,
                 "seconds": seconds, "cpus": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows,
                 "question_2000_chars_s": round(long_s, 3), "question_100kb_refused_s": round(refuse_s, 3),
