@@ -149,6 +149,21 @@ def layout_outdated(index_dir: Path | str) -> bool:
     return not _current_layout(manifest)
 
 
+def needs_repair(index_dir: Path | str) -> bool:
+    """True when the committed generation in ``index_dir`` is incomplete or a letter's stored
+    files are missing (``sync`` mends both without embedding what it need not)."""
+    folder = IndexFolder(index_dir)
+    if not folder.exists():
+        return False
+    try:
+        manifest = folder.read_manifest(upgrade=True)
+    except (IndexMismatchError, IndexCorruptError):
+        return False  # not ours to fix here: opening it says what to do
+    if _current_layout(manifest) and folder.generation_problems(manifest):
+        return True
+    return not all(folder.has_letter(e["sha256"]) for e in manifest["letters"])
+
+
 def sync(
     corpus: Path | str,
     index_dir: Path | str,

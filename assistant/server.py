@@ -66,11 +66,12 @@ def read_auth() -> list[tuple[str, str]] | None:
 def prepare(corpus: Path, index: Path, model: str | None = None, watch: bool = True, embedder=None):
     """Open (or create) the index and bring it up to date with the corpus, showing progress;
     then keep watching the folder so letters dropped into it are indexed. An index written by
-    an older version is brought up to date first (nothing is embedded again)."""
+    an older version is brought up to date first, and an incomplete one repaired (nothing is
+    embedded again that need not be)."""
     from .engine import Assistant
-    from .indexing import layout_outdated, sync
+    from .indexing import layout_outdated, needs_repair, sync
 
-    if corpus.is_dir() and layout_outdated(index):
+    if corpus.is_dir() and (layout_outdated(index) or needs_repair(index)):
         from .embedding import load_embedder
 
         embedder = embedder or load_embedder(model)

@@ -452,3 +452,19 @@ def test_a_question_waiting_its_turn_says_busy_with_how_many_ahead(fake_index):
             browser.close()
     finally:
         app.close()
+
+
+def test_the_app_repairs_an_incomplete_index_as_it_starts(fake_index, tmp_path):
+    from assistant.indexing import needs_repair
+    from assistant.server import prepare
+
+    corpus, source = fake_index
+    index = tmp_path / "index"
+    shutil.copytree(source, index)
+    assert not needs_repair(index)
+    break_generation(index, "dense.faiss")
+    assert needs_repair(index)
+    emb = FakeEmbedder()
+    a = prepare(corpus, index, embedder=emb, watch=False)
+    assert emb.texts_embedded == 0 and len(a.letters()) == 5
+    assert not needs_repair(index)
