@@ -225,11 +225,15 @@ class _Sync:
     def run(self) -> SyncReport:
         started = time.perf_counter()
         folder, report, corpus = self.folder, self.report, self.corpus
-        if folder.exists():
+        if folder.exists() and not self.rebuild:
             self.committed = folder.read_manifest(upgrade=True)  # an older format gets a new generation
-            if not self.rebuild:
-                check_compatible(self.committed, self.embedder, self.settings, folder.root)
-                self.base = self.committed
+            check_compatible(self.committed, self.embedder, self.settings, folder.root)
+            self.base = self.committed
+        elif folder.exists():
+            try:  # only so that readers still on it keep its files for a while
+                self.committed = folder.read_manifest(upgrade=True)
+            except (IndexMismatchError, IndexCorruptError):
+                self.committed = None
         old = self.base
         report.upgraded = old is not None and not _current_layout(old)
         old_entries = self._repair(old) if old else []
@@ -530,16 +534,23 @@ def _read_one(path: Path, sha: str, count_tokens, settings: ChunkSettings, max_p
         return None, f"could not be read ({type(exc).__name__}: {exc})"
 
 
-def _start_reader(count_tokens, settings: ChunkSettings, max_pages: int) -> None:
-    global _reader_job
-    _reader_job = (count_tokens, settings, max_pages)
-    try:  # die with the sync that started us (Linux): no orphan outlives a killed writer
+def _die_with_parent() -> None:
+    """Be killed when the process that started this one dies (Linux; elsewhere nothing)."""
+    try:
         import ctypes
         import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _start_reader(count_tokens, settings: ChunkSettings, max_pages: int) -> None:
+    global _reader_job
+    _reader_job = (count_tokens, settings, max_pages)
+    # no orphan outlives a killed writer: neither this process nor the PDF readers it forks
+    _die_with_parent()
+    os.register_at_fork(after_in_child=_die_with_parent)
 
 
 def _read_in_worker(path: str, sha: str):

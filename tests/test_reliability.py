@@ -468,3 +468,15 @@ def test_the_app_repairs_an_incomplete_index_as_it_starts(fake_index, tmp_path):
     a = prepare(corpus, index, embedder=emb, watch=False)
     assert emb.texts_embedded == 0 and len(a.letters()) == 5
     assert not needs_repair(index)
+
+
+def test_a_rebuild_starts_over_even_from_an_unreadable_manifest(fake_index, tmp_path):
+    corpus, source = fake_index
+    index = tmp_path / "index"
+    shutil.copytree(source, index)
+    (index / "manifest.json").write_text('{"format": 99}')
+    with pytest.raises(Exception, match="rebuild"):
+        sync(corpus, index, FakeEmbedder(), progress=False)
+    report = sync(corpus, index, FakeEmbedder(), progress=False, rebuild=True)
+    assert report.letters == 5
+    assert_complete(index, corpus)
