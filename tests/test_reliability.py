@@ -23,8 +23,8 @@ from assistant.store import CRASH_ENV, LOCK, IndexFolder
 from conftest import CORPUS, LETTERS, FakeEmbedder
 
 TESTS = Path(__file__).resolve().parent
-#: The command line with the fake embedder; each embedding call sleeps $SLOW_EMBED seconds, so a
-#: run holds the writer lock long enough for another writer to meet it.
+#: The command line with the fake embedder. With $GATE set, embedding waits until that file
+#: exists, so a run holds the writer lock until the test lets it go on.
 CLI_SCRIPT = f"""
 import os, sys, time
 sys.path.insert(0, {str(TESTS)!r})
@@ -33,7 +33,12 @@ import assistant.embedding
 
 class Slow(FakeEmbedder):
     def embed(self, texts):
-        time.sleep(float(os.environ.get("SLOW_EMBED", "0")))
+        gate = os.environ.get("GATE")
+        deadline = time.monotonic() + 120
+        if gate and not os.path.exists(gate):
+            open(gate + ".waiting", "w").close()
+        while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return super().embed(texts)
 
 assistant.embedding.load_embedder = lambda *a, **k: Slow()
@@ -42,13 +47,23 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def cli(*args, slow: float = 0.0, crash_at: str | None = None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
-    env["SLOW_EMBED"] = str(slow)
+def cli(*args, gate: Path | None = None, crash_at: str | None = None, stderr=subprocess.PIPE) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, "GATE")}
+    if gate:
+        env["GATE"] = str(gate)
     if crash_at:
         env[CRASH_ENV] = crash_at
     return subprocess.Popen([sys.executable, "-c", CLI_SCRIPT, *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+
+def wait_for_text(path: Path, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in {path}")
 
 
 def many_letters(corpus: Path, n: int) -> list[str]:
@@ -77,6 +92,19 @@ def wait_for_lock_holder(index: Path, pid: int, timeout: float = 60) -> None:
     raise AssertionError(f"process {pid} never took the writer lock")
 
 
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid``."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def assert_complete(index: Path, corpus: Path) -> None:
     """The index opens, its generation is whole, and it holds exactly the folder's letters."""
     folder = IndexFolder(index)
@@ -93,26 +121,31 @@ def assert_complete(index: Path, corpus: Path) -> None:
 
 def test_two_command_line_writers_take_turns(corpus_copy, tmp_path):
     many_letters(corpus_copy, 6)
-    index = tmp_path / "index"
-    first = cli("index", corpus_copy, "--index", index, slow=0.3)
+    index, gate = tmp_path / "index", tmp_path / "gate"
+    first = cli("index", corpus_copy, "--index", index, gate=gate)
     wait_for_lock_holder(index, first.pid)
-    second = cli("index", corpus_copy, "--index", index)
-    out1, err1 = first.communicate(timeout=300)
-    out2, err2 = second.communicate(timeout=300)
+    with open(tmp_path / "second.err", "w") as err:
+        second = cli("index", corpus_copy, "--index", index, stderr=err)
+        wait_for_text(tmp_path / "second.err", "waiting")  # the second meets the first's lock ...
+        gate.touch()  # ... and the first goes on
+        out1, err1 = first.communicate(timeout=300)
+        out2, _ = second.communicate(timeout=300)
+    err2 = (tmp_path / "second.err").read_text()
     assert first.returncode == 0, err1
     assert second.returncode == 0, err2
-    assert f"being updated by process {first.pid}" in err2 and "waiting" in err2
+    assert f"being updated by process {first.pid}" in err2
     assert "11 added" in out1 and "11 unchanged" in out2  # the second found the first's work done
     assert_complete(index, corpus_copy)
 
 
 def test_a_second_writer_asked_not_to_wait_names_the_holder(corpus_copy, tmp_path):
-    index = tmp_path / "index"
+    index, gate = tmp_path / "index", tmp_path / "gate"
     many_letters(corpus_copy, 4)
-    first = cli("index", corpus_copy, "--index", index, slow=0.5)
+    first = cli("index", corpus_copy, "--index", index, gate=gate)
     wait_for_lock_holder(index, first.pid)
     second = cli("index", corpus_copy, "--index", index, "--no-wait")
     _, err = second.communicate(timeout=120)
+    gate.touch()
     assert second.returncode == 2
     assert f"the index in {index}/ is being updated by process {first.pid}" in err
     assert first.wait(timeout=300) == 0
@@ -124,13 +157,20 @@ def test_the_app_and_the_command_line_take_turns(corpus_copy, tmp_path):
     sync(corpus_copy, index, FakeEmbedder(), progress=False)
     app = Assistant.open(index, embedder=FakeEmbedder())  # what the web app holds
     many_letters(corpus_copy, 6)
-    writer = cli("index", corpus_copy, "--index", index, slow=0.3)
+    gate = tmp_path / "gate"
+    writer = cli("index", corpus_copy, "--index", index, gate=gate)
     wait_for_lock_holder(index, writer.pid)
     (corpus_copy / LETTERS["wirral"]).unlink()  # the app sees a folder the CLI did not
-    messages = []
-    report = app.sync(corpus_copy, progress=False, on_wait=messages.append)
+    messages, reports = [], []
+    app_sync = threading.Thread(target=lambda: reports.append(
+        app.sync(corpus_copy, progress=False, on_wait=messages.append)))
+    app_sync.start()
+    assert poll(lambda: bool(messages))  # the app waits for the command line ...
+    gate.touch()  # ... which goes on
+    app_sync.join(300)
     assert writer.wait(timeout=300) == 0
-    assert messages and f"process {writer.pid}" in messages[0]
+    assert f"process {writer.pid}" in messages[0]
+    report = reports[0]
     assert report.letters == 10  # (the removal was committed by whichever writer saw it first)
     assert_complete(index, corpus_copy)
     assert {e["path"] for e in app.letters()} == {p.name for p in corpus_copy.glob("*.txt")}
@@ -139,8 +179,10 @@ def test_the_app_and_the_command_line_take_turns(corpus_copy, tmp_path):
 def test_a_killed_writer_frees_the_lock(corpus_copy, tmp_path):
     index = tmp_path / "index"
     many_letters(corpus_copy, 6)
-    writer = cli("index", corpus_copy, "--index", index, slow=1.0)
+    writer = cli("index", corpus_copy, "--index", index, gate=tmp_path / "never")
     wait_for_lock_holder(index, writer.pid)
+    assert poll(lambda: (tmp_path / "never.waiting").exists())  # embedding, its reading processes alive
+    assert children(writer.pid)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
     with IndexFolder(index).writer_lock(wait=False):  # taken at once: nothing of the writer holds it
