@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +25,7 @@ from .embedding import Embedder, embed_with_sentences
 from .errors import IndexCorruptError, IndexMismatchError, LetterError
 from .letters import MAX_PAGES, inside_folder, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
+from .reading import read_all
 from . import evidence
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
@@ -38,10 +39,6 @@ log = logging.getLogger(__name__)
 EMBED_PASSAGES = 64
 #: While a long build runs, what it has embedded is committed this often (seconds).
 CHECKPOINT_SECONDS = 60.0
-#: Processes reading and cutting new letters at once (the machine has 2 cores to share).
-READ_WORKERS = 2
-#: While reading, the folder is looked at (for deletions) at least this often (seconds).
-READ_TICK = 1.0
 
 
 @dataclass
@@ -427,7 +424,10 @@ class _Sync:
         state = {"done": 0, "total": 0}
         t_read = time.perf_counter()
         try:
-            for item in _read_letters(to_read, self.embedder.count_tokens, self.limited, self.max_pages):
+            self.embedder.count_tokens(["warm up"])  # load the tokenizer once, before reading processes fork
+            read = partial(_read_one, count_tokens=self.embedder.count_tokens, settings=self.limited,
+                           max_pages=self.max_pages)
+            for item in read_all(to_read, read):
                 self._commit_deletions(pending)
                 if item is None:
                     continue
@@ -517,13 +517,7 @@ def _rows(entries) -> list[tuple]:
     return [(e["sha256"], e["path"], tuple(e.get("aliases", []))) for e in entries]
 
 
-# ---------------------------------------------------------------- reading letters in parallel
-
-#: What a reading process needs (set in each worker when the pool starts).
-_reader_job: tuple | None = None
-
-
-def _read_one(path: Path, sha: str, count_tokens, settings: ChunkSettings, max_pages: int):
+def _read_one(path: Path, sha: str, *, count_tokens, settings: ChunkSettings, max_pages: int):
     """(record, None) or (None, why it could not be read)."""
     try:
         return build_record(path, sha, count_tokens, settings, max_pages), None
@@ -532,68 +526,6 @@ def _read_one(path: Path, sha: str, count_tokens, settings: ChunkSettings, max_p
     except Exception as exc:  # noqa: BLE001 - one bad letter must not stop the others
         log.exception("unexpected failure reading %s", path.name)
         return None, f"could not be read ({type(exc).__name__}: {exc})"
-
-
-def _die_with_parent() -> None:
-    """Be killed when the process that started this one dies (Linux; elsewhere nothing)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _start_reader(count_tokens, settings: ChunkSettings, max_pages: int) -> None:
-    global _reader_job
-    _reader_job = (count_tokens, settings, max_pages)
-    # no orphan outlives a killed writer: neither this process nor the PDF readers it forks
-    _die_with_parent()
-    os.register_at_fork(after_in_child=_die_with_parent)
-
-
-def _read_in_worker(path: str, sha: str):
-    count_tokens, settings, max_pages = _reader_job
-    return _read_one(Path(path), sha, count_tokens, settings, max_pages)
-
-
-def _read_letters(jobs: list[tuple[str, Path]], count_tokens, settings: ChunkSettings, max_pages: int):
-    """Yield (sha, record or None, why not) for each (sha, path), as letters are read, and
-    None every READ_TICK seconds in which nothing was read.
-
-    Several letters are read and cut at once in READ_WORKERS forked processes (each PDF is
-    still parsed in its own guarded child, with its time and memory limits); one letter, or
-    one core, is read here. If a reading process dies, the rest are read here.
-    """
-    workers = min(READ_WORKERS, len(jobs), os.cpu_count() or 1)
-    if workers < 2:
-        for sha, path in jobs:
-            yield (sha, *_read_one(path, sha, count_tokens, settings, max_pages))
-        return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    count_tokens(["warm up"])  # load the tokenizer once, before the processes copy this one
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_start_reader,
-                               initargs=(count_tokens, settings, max_pages))
-    try:
-        futures = {pool.submit(_read_in_worker, str(path), sha): (sha, path) for sha, path in jobs}
-        waiting = set(futures)
-        while waiting:
-            done, waiting = wait(waiting, timeout=READ_TICK, return_when=FIRST_COMPLETED)
-            if not done:
-                yield None  # nothing read for a while (a slow PDF): the caller looks at the folder
-            for fut in done:
-                sha, path = futures[fut]
-                try:
-                    result = fut.result()
-                except BrokenProcessPool:
-                    result = _read_one(path, sha, count_tokens, settings, max_pages)
-                yield (sha, *result)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass

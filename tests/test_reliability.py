@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import indexing
+from assistant import indexing, reading
 from assistant.engine import Assistant
 from assistant.errors import IndexBusyError, IndexCorruptError, QuestionError
 from assistant.indexing import sync
@@ -375,7 +375,7 @@ def adding(indexed_copy_small, monkeypatch):
     whose embedder the test lets go on call by call, and 8 letters waiting to be added."""
     corpus, index = indexed_copy_small
     monkeypatch.setattr(indexing, "EMBED_PASSAGES", 4)  # many small steps
-    monkeypatch.setattr(indexing, "READ_WORKERS", 1)
+    monkeypatch.setattr(reading, "READ_WORKERS", 1)
     reader = Assistant.open(index, embedder=FakeEmbedder())
     gated = GatedEmbedder()
     writer = Assistant.open(index, embedder=gated)
