@@ -176,7 +176,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
 
     def reindex(progress=gr.Progress()):
         report = assistant.sync(corpus, progress=False,  # Assistant.sync runs one sync at a time
-                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"))
+                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"),
+                                on_wait=lambda message: progress(0, desc=f"Waiting: {message}"))
         return "```\n" + report.summary() + "\n```", letters_table(assistant), gr.update(choices=assistant.authorities())
 
     def upload(files, progress=gr.Progress()):
