@@ -459,7 +459,7 @@ def test_a_build_killed_half_way_keeps_the_letters_it_finished(corpus_copy, tmp_
 
 class SlowQuestions(FakeEmbedder):
     def embed(self, texts):
-        time.sleep(4)
+        time.sleep(8)  # long enough that the fourth question is still waiting when it is looked at
         return super().embed(texts)
 
 
