@@ -128,6 +128,10 @@ class Snapshot:
                 keep[i] = any((not since or d >= since) and (not until or d <= until) for d in dates)
         return keep
 
+    def authority_count(self, letters: np.ndarray) -> int:
+        """How many authorities the ``letters`` (a mask) are about (letters with none count as one)."""
+        return len(np.unique(self._authority_keys[letters]))
+
     def fact_mask(self, framework: str | None = None, judgement=None) -> np.ndarray:
         """Which letters were inspected under ``framework`` and have ``judgement`` ((area keys, grade))."""
         keep = np.ones(len(self.letters), dtype=bool)
@@ -138,10 +142,6 @@ class Snapshot:
             keep &= np.array([any((e["meta"].get("judgements") or {}).get(a) == grade for a in areas)
                               for e in self.letters], dtype=bool)
         return keep
-
-    def authority_count(self, letters: np.ndarray) -> int:
-        """How many authorities the ``letters`` (a mask) are about (letters with none count as one)."""
-        return len(np.unique(self._authority_keys[letters]))
 
     # -------------------------------------------------------------- scoring
     def passage_scores(self, qvec: np.ndarray, qtokens: list[str], letters: np.ndarray) -> np.ndarray:
