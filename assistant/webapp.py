@@ -17,9 +17,10 @@ from pathlib import Path
 import gradio as gr
 
 from . import corrections
-from .answer import NOT_CLEARLY, Answer, Citation, escape_md, letter_name, short_date, source_name
+from .answer import NOT_CLEARLY, Answer, Citation, escape_md, human_date, letter_name, source_name
 from .engine import Assistant
-from .errors import AssistantError
+from .errors import AssistantError, QuestionError
+from .facts import AREA_LABELS, FRAMEWORKS
 from .letters import SUFFIXES, page_at
 from .metadata import KINDS
 from .question import Query, follow_up
@@ -41,14 +42,18 @@ HISTORY_KEY = "inspection-letters-chat"
 #: the framework) is one more line here, read from the letter's facts.
 COLUMNS = [
     ("authority", lambda e: e["meta"].get("authority") or "(not recognised)"),
-    ("kind", lambda e: e["meta"].get("kind") or ""),
     ("date", lambda e: e["meta"].get("date") or ""),
-    ("visit", lambda e: (e["meta"].get("visit_dates") or [""])[0]),
+    ("kind", lambda e: ", ".join(b for b in (e["meta"].get("kind"), e["meta"].get("framework")) if b)),
+    ("visit", lambda e: " to ".join(dict.fromkeys(human_date(d) for d in e["meta"].get("visit_dates") or []))),
+    ("lead inspector", lambda e: (e["meta"].get("inspectors") or [""])[0]),
+    ("grades", lambda e: "; ".join(f"{AREA_LABELS.get(a, a)}: {g}"
+                                   for a, g in (e["meta"].get("judgements") or {}).items())),
     ("pages", lambda e: e.get("pages") or ""),
     ("passages", lambda e: e["passages"]),
     ("corrected", lambda e: ", ".join(e["meta"].get("corrected") or [])),
     ("file", lambda e: e["path"]),
 ]
+LETTER_COLUMNS = [h for h, _ in COLUMNS] + ["status"]
 
 CSS = """
 #letter-view { max-height: 70vh; overflow-y: auto; white-space: pre-wrap; font-family: Georgia, serif;
@@ -267,22 +272,31 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
 
     def ask_api(question: str) -> dict:
         """Answer a question; returns the JSON contract of ``Answer.to_dict()``."""
-        return assistant.ask(question).to_dict()
+        try:
+            return assistant.ask(question).to_dict()
+        except QuestionError as exc:  # said to the caller as it is (not a generic AppError)
+            raise gr.Error(str(exc)) from None
 
-    def respond(message, history, previous, saved, authorities, since, until, undated, kind):
+    def respond(message, history, previous, saved, authorities, since, until, undated, kind, judged, framework):
         message = (message or "").strip()
         history = list(history or [])
         if not message:
             return history, previous, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             query = follow_up(assistant.read(message), Query(**previous) if previous else None)
+        except QuestionError as exc:  # too long, not text: said in the chat
+            history += [{"role": "user", "content": escape_md(message[:300])},
+                        {"role": "assistant", "content": escape_md(str(exc))}]
+            return history, previous, gr.skip(), "", gr.skip(), gr.skip()
+        try:
             ans = assistant.ask(message, authority=authorities or None, since=since, until=until,
-                                kind=kind or None, undated=bool(undated), query=query)
+                                kind=kind or None, undated=bool(undated), query=query,
+                                judgement=(judged or "").strip() or None, framework=framework or None)
         except AssistantError as exc:  # a filter that cannot be used: say so, keep the question
             gr.Warning(str(exc))
             return history, previous, gr.skip(), f"**Cannot use the filters:** {escape_md(str(exc))}", \
                 gr.skip(), gr.skip()
-        history += [{"role": "user", "content": message},
+        history += [{"role": "user", "content": escape_md(message)},
                     {"role": "assistant", "content": render_answer(ans, assistant.letters())}]
         reading = "**How I read it:** " + escape_md(Query(**ans.query).describe() if ans.query else "")
         md, csv = _answer_files(ans)
@@ -328,15 +342,13 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                 gr.update(choices=letter_choices(assistant)), summary, gr.skip() if message is None else message)
 
     def tick(seen):
-        try:  # a sync from the command line shows here; cheap when nothing changed
-            assistant.reload()
-        except AssistantError as exc:  # caught mid-write: the next tick reads the committed state
-            log.info("index not re-read this time: %s", exc)
+        assistant.refresh()  # a sync by another process shows here too; a file stat when nothing changed
         return refreshed(seen)
 
     def reindex(progress=gr.Progress()):
         report = assistant.sync(corpus, progress=False,  # Assistant.sync runs one sync at a time
-                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"))
+                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"),
+                                on_wait=lambda message: progress(0, desc=f"Waiting: {message}"))
         return report.summary()
 
     def upload(files, progress=gr.Progress()):
@@ -426,6 +438,11 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                             f_until = gr.DateTime(label="To", include_time=False, type="string",
                                                   elem_id="f-until")
                         f_undated = gr.Checkbox(label="Also check letters with no date", elem_id="f-undated")
+                        with gr.Row():
+                            f_judged = gr.Textbox(label="Judged", placeholder="e.g. inadequate for help and protection",
+                                                  elem_id="f-judged")
+                            f_framework = gr.Dropdown(choices=[("", "")] + [(v, k) for k, v in FRAMEWORKS.items()],
+                                                      value="", label="Inspection framework", elem_id="f-framework")
                         gr.Markdown("Dates go by the letter's date, or the first day of its visit when the "
                                     "letter has none. Type YYYY-MM-DD or pick from the calendar.")
                     with gr.Row():
@@ -448,7 +465,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                     cite_open = gr.Button("open", elem_id="cite-open", elem_classes=["offscreen"])
         with gr.Tab("Letters"):
             letters_summary = gr.Markdown(elem_id="letters-summary")
-            table = gr.Dataframe(headers=[h for h, _ in COLUMNS] + ["status"], value=letters_table(assistant),
+            table = gr.Dataframe(headers=LETTER_COLUMNS, value=letters_table(assistant),
                                  interactive=False, wrap=True, show_search="search", elem_id="letters-table",
                                  max_height=480)
             with gr.Accordion("Add letters", open=True):
@@ -472,7 +489,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         timer = gr.Timer(REFRESH_SECONDS)
 
         everywhere = [seen, table, f_auth, pick, letters_summary, report]
-        inputs = [box, chatbot, previous, saved, f_auth, f_since, f_until, f_undated, f_kind]
+        inputs = [box, chatbot, previous, saved, f_auth, f_since, f_until, f_undated, f_kind, f_judged, f_framework]
         outputs = [chatbot, previous, saved, reading, download_md, download_csv]
         raw_dates = RAW_DATES.replace("SINCE", str(inputs.index(f_since))).replace("UNTIL", str(inputs.index(f_until)))
         for trigger in (send.click, box.submit):
@@ -503,7 +520,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                       "const name = el ? el.value : 'this letter'; "
                       "return (id && confirm('Remove ' + name + ' from the index? The file is moved to the "
                       ".removed folder inside the letters folder, not deleted.')) ? id : null; }")
-        # a cheap check (the manifest is read; more only when it changed): never waits behind questions
+        # a cheap check (a file stat; more only when the index changed): never waits behind questions
         timer.tick(tick, seen, everywhere, api_visibility="private", show_progress="hidden", concurrency_limit=None)
         app.load(lambda: refreshed(None), None, everywhere, api_visibility="private")
         app.load(restore, saved, [chatbot, previous, download_md, download_csv], api_visibility="private")
