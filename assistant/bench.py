@@ -487,7 +487,7 @@ def print_search(rows: list[dict]) -> None:
 
 # ---------------------------------------------------------------------------- layout of real reports
 
-_GRADE = re.compile(r":.*\b(outstanding|good|requires improvement|inadequate)\b", re.IGNORECASE)
+_GRADE = re.compile(r":.*\b(outstanding|good|requires? improvement|inadequate)\b", re.IGNORECASE)
 _LONE_NUMBER = re.compile(r"^\W*(?:page\s+)?\d{1,4}(?:\s+of\s+\d{1,4})?\W*$", re.IGNORECASE)
 
 
