@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from .chunking import chunk_letter, embed_text
 from .config import ChunkSettings
 from .embedding import Embedder, embed_with_sentences
 from .errors import IndexCorruptError, IndexMismatchError, LetterError
-from .letters import MAX_PAGES, list_letters, read_document, sha256_file
+from .letters import MAX_PAGES, Document, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from . import evidence
 from .retrieval import passage_layout
@@ -81,9 +82,10 @@ class SyncReport:
         return "\n".join(lines)
 
 
-def build_record(path: Path, sha: str, count_tokens, settings: ChunkSettings, max_pages: int) -> LetterRecord:
-    """Read, describe and cut one letter (no embedding). Raises LetterError."""
-    doc = read_document(path, max_pages=max_pages)
+def build_record(path: Path, sha: str, count_tokens, settings: ChunkSettings, max_pages: int,
+                 doc: Document | None = None) -> LetterRecord:
+    """Read (unless ``doc`` is given), describe and cut one letter (no embedding). Raises LetterError."""
+    doc = doc if doc is not None else read_document(path, max_pages=max_pages)
     meta = parse_metadata(doc.text)
     chunks = chunk_letter(doc.text, count_tokens, settings, bounds=evidence_bounds(doc.text), layout=doc.blocks)
     if not chunks:
@@ -271,21 +273,48 @@ def sync(
     return report
 
 
+def _read_all(paths: list[Path], max_pages: int) -> dict[Path, Document | BaseException]:
+    """Read letters in parallel, one per core: each PDF is parsed in its own child process, so
+    threads are enough. A letter that fails maps to its exception."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> Document | BaseException:
+        try:
+            return read_document(path, max_pages=max_pages)
+        except Exception as exc:  # noqa: BLE001 - reported per letter by the caller
+            return exc
+
+    if len(paths) < 2:
+        return {p: one(p) for p in paths}
+    with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1)) as pool:
+        return dict(zip(paths, pool.map(one, paths)))
+
+
 def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entries,
                old_path_sha, progress, on_progress, new_records, reuse: bool = True) -> None:
     from tqdm import tqdm
 
     ready: list[tuple[str, LetterRecord, bool]] = []  # (rel, record, needs embedding)
+    reused: dict[str, LetterRecord] = {}
     for rel, sha in todo:
         if reuse and folder.has_letter(sha):  # embedded by an earlier run that did not commit
             try:
-                ready.append((rel, folder.read_letter(sha), False))
-                continue
+                reused[rel] = folder.read_letter(sha)
             except Exception:  # noqa: BLE001 - damaged leftovers are simply redone
                 pass
+    t0 = time.perf_counter()
+    docs = _read_all([corpus / rel for rel, _ in todo if rel not in reused], max_pages)
+    report.timings["read"] += time.perf_counter() - t0
+    for rel, sha in todo:
+        if rel in reused:
+            ready.append((rel, reused[rel], False))
+            continue
         try:
             t0 = time.perf_counter()
-            ready.append((rel, build_record(corpus / rel, sha, embedder.count_tokens, settings, max_pages), True))
+            doc = docs[corpus / rel]
+            if isinstance(doc, BaseException):
+                raise doc
+            ready.append((rel, build_record(corpus / rel, sha, embedder.count_tokens, settings, max_pages, doc), True))
             report.timings["read"] += time.perf_counter() - t0
         except LetterError as exc:
             report.failed.append((rel, str(exc).split(": ", 1)[-1]))
