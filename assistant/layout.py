@@ -212,10 +212,13 @@ def _drop_contents(lines: list[_Line], n_pages: int) -> list[_Line]:
         if m and last <= int(m.group("page")) <= n_pages and re.search(r"[A-Za-z]{3}", m.group("title")):
             toc.append(ln)
             last = int(m.group("page"))
-    if len(toc) < 4 or len(toc) < 0.5 * len(lines):
-        return lines
     drop = {id(ln) for ln in toc}
-    first = lines.index(toc[0])
+    for k, ln in enumerate(lines[:-1]):  # an entry wrapped over two lines, its number on the second
+        if id(lines[k + 1]) in drop and id(ln) not in drop and abs(ln.main_size - lines[k + 1].main_size) < 0.6:
+            drop.add(id(ln))
+    if len(toc) < 4 or len(drop) < 0.5 * len(lines):
+        return lines
+    first = min(k for k, ln in enumerate(lines) if id(ln) in drop)
     if first > 0 and len(lines[first - 1].text.split()) <= 2:  # its title, "Contents"
         drop.add(id(lines[first - 1]))
     return [ln for ln in lines if id(ln) not in drop]
@@ -261,9 +264,11 @@ class _Block:
     joins: list[str] = field(default_factory=list)  # separator before each line after the first
     width: float = 0.0  # of its first line
 
-    def add(self, text: str, page: int) -> None:
+    def add(self, text: str, page: int, join: str | None = None) -> None:
         prev = self.lines[-1]
-        if re.search(r"[A-Za-z]-$", prev) and text[:1].isalpha():
+        if join is not None:
+            self.joins.append(join)
+        elif re.search(r"[A-Za-z]-$", prev) and text[:1].isalpha():
             self.joins.append("")  # "long-" + "term": one word over a line end
         elif prev.endswith("\u00ad"):
             self.lines[-1] = prev[:-1]
@@ -296,7 +301,10 @@ def _tables(lines: list[_Line]) -> dict[int, tuple[list[str], int]]:
     """
     if len(lines) < 2:
         return {}
-    left = Counter(round(ln.x0) for ln in lines).most_common(1)[0][0]
+    left = Counter()
+    for ln in lines:  # the text's left edge: where most of the page's characters start
+        left[round(ln.x0)] += ln.chars
+    left = left.most_common(1)[0][0]
     right_edge = max(ln.x1 for ln in lines)
     far = left + 0.25 * max(right_edge - left, 1)
     multi = [i for i, ln in enumerate(lines) if len(ln.cells) > 1 or (ln.x0 > far and len(ln.text.split()) <= 8)]
@@ -325,7 +333,8 @@ def _tables(lines: list[_Line]) -> dict[int, tuple[list[str], int]]:
             hi += 1
         members = list(range(lo, hi + 1))
         rows = _rows([lines[i] for i in members], far)
-        if len(rows) >= 2:
+        if len(rows) >= 2 or (rows and all(lines[i].bold for i in members)):
+            # one row of bold cells side by side is a heading with its grade beside it
             tables[lo] = (rows, hi + 1)
             used.update(members)
     return tables
@@ -393,11 +402,12 @@ def page_blocks(lines: list[_Line], body_size: float) -> list[_Block]:
     tables = _tables(lines)
     blocks: list[_Block] = []
     prev: _Line | None = None
+    head_top = 0.0
     i = 0
     while i < len(lines):
         if i in tables:
             rows, i_next = tables[i]
-            blocks += [_Block(ROW, [r], [lines[i].page]) for r in rows]
+            blocks += [_Block(ROW if len(rows) > 1 else HEADING, [r], [lines[i].page]) for r in rows]
             i = i_next
             prev = None
             continue
@@ -409,6 +419,9 @@ def page_blocks(lines: list[_Line], body_size: float) -> list[_Block]:
         if cur is not None and cur.kind == PARAGRAPH and close and _FIELD.match(cur.lines[-1]) \
                 and ln.x0 > prev.x0 + 2 * ln.size:  # "Lead inspector: Jo Bloggs" / "   His Majesty's Inspector"
             cur.add(text, ln.page)
+        elif cur is not None and cur.kind == HEADING and prev is not None and _is_heading_style(ln, body_size) \
+                and prev.y < ln.y <= head_top + 0.5 * ln.size and ln.x0 > prev.x1 and len(text.split()) <= 6:
+            cur.add(text, ln.page, join=": ")  # a grade printed beside its heading
         elif _is_heading_style(ln, body_size):
             same = cur is not None and cur.kind == HEADING and close and abs(prev.main_size - ln.main_size) < 0.6 \
                 and prev.bold == ln.bold
@@ -416,6 +429,7 @@ def page_blocks(lines: list[_Line], body_size: float) -> list[_Block]:
                 cur.add(text, ln.page)
             else:
                 blocks.append(_Block(HEADING, [text], [ln.page]))
+                head_top = ln.y
         elif ln.bullet:
             blocks.append(_Block(ITEM, [text], [ln.page]))
         elif cur is not None and cur.kind in (PARAGRAPH, ITEM) and close and not _starts_new(cur, ln, prev):

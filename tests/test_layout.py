@@ -14,11 +14,12 @@ from assistant.metadata import evidence_bounds
 REAL = Path(__file__).resolve().parent / "data" / "real"
 SIF_2014 = "50004266.pdf"        # single inspection framework, Bexley 2014, 38 pages, contents page, footnotes
 SIF_2017 = "2755462.pdf"         # single inspection framework, Southwark 2017, grades on the same line
+SIF_2018 = "50004447.pdf"        # single inspection framework, Darlington 2018, grade boxes beside headings
 STANDARD = "50262710.pdf"        # ILACS standard, Cumberland 2024, running footer with dates and page number
 SHORT = "50212243.pdf"           # ILACS short, Bexley 2023
 APRIL_2026 = "50308110.pdf"      # April 2026 framework, Blackpool, no overall effectiveness grade
 HTML = "50004183.pdf"            # an HTML error page saved as .pdf
-PDFS = [SIF_2014, SIF_2017, STANDARD, SHORT, APRIL_2026]
+PDFS = [SIF_2014, SIF_2017, SIF_2018, STANDARD, SHORT, APRIL_2026]
 
 
 @lru_cache(maxsize=None)
@@ -78,6 +79,20 @@ def test_contents_page_is_furniture():
     assert "Summary of key findings" in blocks(SIF_2014, "heading")
 
 
+def test_contents_entries_wrapped_over_two_lines_are_furniture_too():
+    heads = blocks(SIF_2018, "heading")
+    assert "The experiences and progress of children who need help and" not in heads
+    assert "protection 11" not in doc(SIF_2018).text
+
+
+def test_a_grade_printed_beside_its_heading_joins_it():
+    heads = blocks(SIF_2018, "heading")
+    assert "The experiences and progress of children who need help and protection: " \
+           "Requires improvement to be good" in heads
+    assert "Leadership, management and governance: Requires improvement to be good" in heads
+    assert "Requires improvement to be good" not in heads
+
+
 def test_word_hyphenated_at_a_line_end_is_joined():
     text = doc(STANDARD).text
     assert "through a well-established improvement board" in clean(text)
@@ -124,6 +139,11 @@ def test_headings_are_the_real_headings(name, expected):
                 "2.1 Adoption performance: Requires improvement",
                 "2.2 Experiences and progress of care leavers: Requires improvement",
                 "3. Leadership, management and governance: Requires improvement"]),
+    (SIF_2018, ["1. Children who need help and protection: Requires improvement to be good",
+                "2. Children looked after and achieving permanence: Requires improvement to be good",
+                "2.1 Adoption performance: Good",
+                "2.2 Experiences and progress of care leavers: Good",
+                "3. Leadership, management and governance: Requires improvement to be good"]),
     (SIF_2017, ["1. Children who need help and protection: Good",
                 "2. Children looked after and achieving permanence: Requires improvement",
                 "2.1 Adoption performance: Outstanding",
