@@ -397,8 +397,9 @@ def _join_words(parts: list[str]) -> str:
     return out
 
 
-def page_blocks(lines: list[_Line], body_size: float) -> list[_Block]:
-    """Blocks of one page's body lines, in order."""
+def page_blocks(lines: list[_Line], body_size: float, styled: bool = True) -> list[_Block]:
+    """Blocks of one page's body lines, in order. ``styled``: the document marks its headings
+    by size or weight (else a short line standing alone is taken for one)."""
     tables = _tables(lines)
     blocks: list[_Block] = []
     prev: _Line | None = None
@@ -441,7 +442,7 @@ def page_blocks(lines: list[_Line], body_size: float) -> list[_Block]:
     # in print of one size and weight, a heading shows only by standing alone: a short line
     # between blocks, capitalised, without closing punctuation
     full = max((ln.x1 - ln.x0 for ln in lines), default=0)
-    for k, b in enumerate(blocks[:-1]):
+    for b in blocks[:-1] if not styled else []:
         if b.kind == PARAGRAPH and len(b.lines) == 1 and b.width <= 0.6 * full and _plain_heading(b.lines[0]):
             b.kind = HEADING
     return blocks
@@ -478,11 +479,12 @@ def read_layout(pages) -> tuple[str, tuple[int, ...], tuple[Block, ...]]:
             sizes.update(ln.sizes)
     body = sizes.most_common(1)[0][0] if sizes else 12.0
     lines = remove_furniture(lines, heights)
+    styled = any(_is_heading_style(ln, body) for page in lines for ln in page)
     per_page: list[tuple[list[_Block], list[_Block]]] = []
     for n, page in enumerate(lines, 1):
         body_lines, notes = split_footnotes(page, body)
         foot = [_footnote_block(note, n) for note in notes]
-        per_page.append((page_blocks(body_lines, body), foot))
+        per_page.append((page_blocks(body_lines, body, styled), foot))
     return _assemble(per_page, len(pages))
 
 
