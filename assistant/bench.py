@@ -522,7 +522,7 @@ def _layout_one(path: Path) -> dict:
     from .chunking import chunk_letter, clean
     from .errors import LetterError
     from .letters import read_document
-    from .metadata import evidence_bounds
+    from .metadata import DATE_RE, evidence_bounds
 
     start = time.perf_counter()
     try:
@@ -556,6 +556,7 @@ def _layout_one(path: Path) -> dict:
             "units": len(units),
             "headings": len(headings), "rows": len(rows), "grade_rows": sum(bool(_GRADE.search(r)) for r in rows),
             "footnotes": sum(b.kind == "footnote" for b in doc.blocks),
+            "dated_headings": [h for h, _, _ in headings if DATE_RE.search(h)],
             "leaks_units": leaks(units), "leaks_headings": leaks(headings)}
 
 
@@ -602,6 +603,7 @@ def _layout_figures(reports: list[dict]) -> dict:
         "units_with_furniture": sum(len(r["leaks_units"]) for r in read),
         "headings_with_furniture": sum(len(r["leaks_headings"]) for r in read),
         "headings_per_report_median": _median([r["headings"] for r in read]),
+        "headings_holding_a_date": sum(len(r["dated_headings"]) for r in read),
         "reports_without_headings": [r["file"] for r in read if not r["headings"]],
         "grade_rows_per_report_median": _median([r["grade_rows"] for r in read]),
         "reports_without_grade_rows": [r["file"] for r in read if not r["grade_rows"]],
@@ -623,6 +625,7 @@ def print_layout(results: dict) -> None:
         print(f"  quotes holding a running header/footer or page number   {f['units_with_furniture']}")
         print(f"  headings holding a running header/footer or page number {f['headings_with_furniture']}")
         print(f"  headings per report (median)                            {f['headings_per_report_median']:.0f}")
+        print(f"  headings holding a date                                 {f['headings_holding_a_date']}")
         print(f"  judgement rows per report (median)                      {f['grade_rows_per_report_median']:.0f}")
         print(f"  footnotes kept as their own passages                    {f['footnotes']}")
         print(f"  reading time per page (median)                          {f['ms_per_page_median']:.0f} ms")
