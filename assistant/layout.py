@@ -130,7 +130,8 @@ def page_lines(page, number: int) -> list[_Line]:
                 return
             if abs(y - line.y) < 0.5 * min(eff, line.size) or (line.lead_marker and abs(y - line.y) < line.size):
                 gap = x - line.x1
-                if gap > max(2.0 * eff, 18) and not _LIST_MARK.match(line.cells[-1][2].strip()):
+                last = line.cells[-1][2].strip()  # empty after a bullet glyph; "4." before an item
+                if gap > max(2.0 * eff, 18) and last and not _LIST_MARK.match(last):
                     line.cells.append([x, x + width, body])
                 else:
                     if gap > 0.2 * eff and not line.cells[-1][2].endswith(" ") and not body.startswith(" "):
