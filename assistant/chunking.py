@@ -4,6 +4,10 @@ Passages follow the letter's structure: they never cross a section heading, they
 of whole paragraphs where those fit and of whole sentences where they do not, and none
 is longer than the embedding model can read. Every sentence is a character span of the
 letter's text, so a quote can always be checked against the letter.
+
+A PDF comes with its blocks (``layout``): its headings, table rows (one quotable unit each),
+list items and footnotes (a passage of their own) are taken as read; a text letter's structure
+is read from its blank lines and short lines.
 """
 
 from __future__ import annotations
