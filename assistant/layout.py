@@ -424,10 +424,12 @@ def page_blocks(lines: list[_Line], body_size: float, styled: bool = True) -> li
         elif cur is not None and cur.kind == HEADING and prev is not None and _is_heading_style(ln, body_size) \
                 and prev.y < ln.y <= head_top + 0.5 * ln.size and ln.x0 > prev.x1 and len(text.split()) <= 6:
             cur.add(text, ln.page, join=": ")  # a grade printed beside its heading
+        elif cur is not None and close and abs(prev.main_size - ln.main_size) < 0.6 and prev.bold == ln.bold \
+                and not ln.bullet and ((cur.kind == HEADING and not DATE_RE.search(text) and not _FIELD.match(text))
+                                       or (cur.kind in (PARAGRAPH, ITEM) and not _starts_new(cur, ln, prev))):
+            cur.add(text, ln.page)  # a line in the style of the line above, close under it, goes on with it
         elif _is_heading_style(ln, body_size):
-            same = cur is not None and cur.kind == HEADING and close and abs(prev.main_size - ln.main_size) < 0.6 \
-                and prev.bold == ln.bold
-            if same or (cur is not None and cur.kind == HEADING and close and not text[:1].isupper()):
+            if cur is not None and cur.kind == HEADING and close and not text[:1].isupper():
                 cur.add(text, ln.page)
             else:
                 blocks.append(_Block(HEADING, [text], [ln.page]))
@@ -440,6 +442,10 @@ def page_blocks(lines: list[_Line], body_size: float, styled: bool = True) -> li
             blocks.append(_Block(PARAGRAPH, [text], [ln.page], width=ln.x1 - ln.x0))
         prev = ln
         i += 1
+    for b in blocks:  # larger print running on for sentences is a paragraph, not a heading
+        if b.kind == HEADING and (len(" ".join(b.lines).split()) > 30 or b.lines[-1].rstrip()[-1:] in ".!"
+                                  or re.search(r"[a-z][.!] [A-Z]", " ".join(b.lines))):
+            b.kind, b.joins = PARAGRAPH, ["\n" if j == " " else j for j in b.joins]
     # in print of one size and weight, a heading shows only by standing alone: a short line
     # between blocks, capitalised, without closing punctuation
     full = max((ln.x1 - ln.x0 for ln in lines), default=0)

@@ -235,3 +235,30 @@ def test_another_publishers_furniture_is_found_from_the_document_itself(tmp_path
     assert "the number of long-term placements" in clean(d.text)
     notes = [d.text[b.start:b.end] for b in d.blocks if b.kind == "footnote"]
     assert notes == ["The review covered the twelve months to March 2023."]
+
+
+def test_larger_print_running_on_in_sentences_is_a_paragraph_not_a_heading(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    body = "Inspectors read case files and met social workers, managers and partner agencies. " * 6
+    pdf.multi_cell(170, 6, body)
+    pdf.ln(6)
+    pdf.set_font("Helvetica", style="B", size=14)
+    pdf.cell(0, 8, "Summary for children and young people")
+    pdf.ln(12)
+    pdf.set_font("Helvetica", size=14)
+    pdf.multi_cell(170, 7, "Ofsted found that these services are now better, and the council has worked hard to "
+                           "improve things but there is more for it to do to make them good. Most children who "
+                           "are looked after live with their brothers and sisters near their friends.")
+    pdf.ln(6)
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(170, 6, body)
+    pdf.output(str(tmp_path / "big.pdf"))
+    d = read_document(tmp_path / "big.pdf")
+    heads = [d.text[b.start:b.end] for b in d.blocks if b.kind == "heading"]
+    paras = [clean(d.text[b.start:b.end]) for b in d.blocks if b.kind == "paragraph"]
+    assert heads == ["Summary for children and young people"]
+    assert any(p.startswith("Ofsted found that these services") and p.endswith("near their friends.") for p in paras)
