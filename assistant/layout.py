@@ -371,8 +371,8 @@ def _rows(lines: list[_Line], far: float) -> list[str]:
             labels.append([[], [v]])
     rows = []
     ordered = sorted(labels, key=lambda e: -(e[0][0][0] if e[0] else e[1][0][0][0]))
-    columns = {round(c[1]) for v in value for c in [v]}
-    if len(ordered) > 2 and len(columns) == 1 and _bold_cells(ordered[0]) \
+    one_column = bool(value) and max(c[1] for c in value) - min(c[1] for c in value) < 3 * value[0][3]
+    if len(ordered) > 2 and one_column and _bold_cells(ordered[0]) \
             and not any(_bold_cells(e) for e in ordered[1:]):
         ordered = ordered[1:]  # the column titles ("Judgement", "Grade") of a label: value table
     for block, values in ordered:
