@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--max-pages", type=int, default=None, help="skip PDFs longer than this (default 300)")
     p.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit at once if another process is updating the index (default: wait for it)")
     _index_arg(p)
 
     p = sub.add_parser("watch", help="keep the index in step with a folder as letters arrive, change or go")
@@ -82,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                                             "figures for them and for the rest apart")
     b.add_argument("--workers", type=int, default=None, help="reports read at once (default: CPU count)")
     b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("load", help="concurrent clients asking the web app over HTTP (loopback): "
+                                     "requests, errors, p50/p95 per client count")
+    b.add_argument("--clients", default="1,5,20", help="client counts, comma-separated (default 1,5,20)")
+    b.add_argument("--seconds", type=float, default=60.0, help="how long each client count runs (default 60)")
+    b.add_argument("--corpus", type=Path, default=None, help="letters to serve (a copy is used; default corpus/)")
+    b.add_argument("--index", type=Path, default=None, help="an index of them to start from (default index/)")
+    b.add_argument("--deletion-copies", type=int, default=20,
+                   help="letters added while one is deleted, to time the deletion (default 20; 0 skips it)")
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
@@ -109,7 +120,7 @@ def _index(args) -> int:
     corpus = args.corpus or default_corpus_dir()
     index = args.index or default_index_dir()
     report = sync(corpus, index, load_embedder(args.model, args.backend), rebuild=args.rebuild,
-                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json)
+                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json, wait=not args.no_wait)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
@@ -180,6 +191,10 @@ def _bench(args) -> int:
                                     questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         show, one_per_line = bench.print_speed, True
+    elif args.bench == "load":
+        results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
+                                   index=args.index or default_index_dir(), deletion_copies=args.deletion_copies)
+        show = bench.print_load
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     elif args.bench == "layout":

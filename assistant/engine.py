@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -11,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import (NOTHING, Answer, Citation, checked_line, compose_grouped, compose_quotes, renumber,
-                     verify)
+from .answer import (NOTHING, Answer, Citation, checked_line, compose_grouped, compose_quotes, escape_md,
+                     renumber, verify)
 from .chunking import clean
 from .config import default_index_dir
 from .embedding import Embedder, load_embedder, one_blas_thread, start_importing
 from .errors import IndexMissingError
 from .indexing import SyncReport, check_model, sync
-from .question import Query, QuestionReader
+from .question import Query, QuestionReader, check_question
 from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
 from .retrieval import Scored, Snapshot
 
@@ -47,6 +48,8 @@ FOCUSED_RELATIVE = 0.80
 QUOTES_PER_LETTER = 3
 FOCUSED_QUOTES = 5
 FOCUSED_PASSAGES = 12
+#: How often a question looks whether another writer committed a newer state (seconds).
+REFRESH_SECONDS = 0.5
 
 
 class Assistant:
@@ -59,6 +62,9 @@ class Assistant:
         self._snapshot = snapshot
         self._reader = self._make_reader(snapshot)
         self._sync_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._manifest_stamp: tuple | None = None
+        self._refreshed_at = 0.0
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None, backend: str | None = None,
@@ -104,9 +110,30 @@ class Assistant:
     def sync(self, corpus: Path | str, **kwargs) -> SyncReport:
         """Bring the index up to date with ``corpus`` and switch to the new state when committed."""
         with self._sync_lock:
-            report = sync(corpus, self.index_dir, self.embedder, **kwargs)
+            report = sync(corpus, self.index_dir, self.embedder, on_commit=self.reload, **kwargs)
             self.reload()
             return report
+
+    def refresh(self) -> None:
+        """Switch to a state committed by another writer (another process, or a sync of this
+        one still running), looking at most every REFRESH_SECONDS. Never raises: a state that
+        cannot be opened is logged and the current one kept."""
+        now = time.monotonic()
+        if now - self._refreshed_at < REFRESH_SECONDS or not self._refresh_lock.acquire(blocking=False):
+            return
+        try:
+            self._refreshed_at = now
+            st = os.stat(self.index_dir / "manifest.json")
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp != self._manifest_stamp:
+                self.reload()
+                self._manifest_stamp = stamp
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - keep answering from the state already open
+            log.warning("could not switch to the index's newer state: %s", exc)
+        finally:
+            self._refresh_lock.release()
 
     def reload(self) -> bool:
         """Switch to the committed state on disk if it is newer; returns True if it switched."""
@@ -147,6 +174,8 @@ class Assistant:
         and composing the answer.
         """
         clock = time.perf_counter()
+        check_question(question)
+        self.refresh()
         snap = self._snapshot
         query = (query or self._reader.read(question)).with_filters(authority, since, until, kind)
         if snap is None or not snap.letters:
@@ -154,7 +183,7 @@ class Assistant:
                                         "and run `assistant index`.", 0, 0)
         if query.unknown_authorities and not query.authorities:
             covered = snap.authorities()
-            names = " or ".join(query.unknown_authorities)
+            names = escape_md(" or ".join(query.unknown_authorities))
             return self._nothing(query, f"There are no letters about {names}; the letters cover "
                                         f"{_join(covered)}.", len(snap.letters), len(covered))
         allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind)
@@ -162,7 +191,7 @@ class Assistant:
         n_auth = snap.authority_count(allowed)
         if n_letters == 0:
             return self._nothing(query, "No indexed letter matches these filters ("
-                                        f"{query.describe()}).", 0, 0)
+                                        f"{escape_md(query.describe())}).", 0, 0)
         qtokens = search_terms(query.topic)
         if not qtokens:
             return self._nothing(query, "What would you like to know? Ask about a topic, for example "

@@ -61,18 +61,49 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def list_letters(corpus: Path) -> tuple[list[Path], list[Path]]:
-    """Return (letters, skipped): the .txt/.pdf files under ``corpus`` and the other files.
+def list_letters(corpus: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """Return (letters, skipped, refused) under ``corpus``: the .txt/.pdf files, the other
+    files, and symbolic links that lead outside the folder (each with the reason, to report).
 
-    Hidden files and folders (names starting with a dot) are ignored altogether.
+    The folder is the boundary: a link (to a file or a folder) is followed only when its
+    target lies inside ``corpus``, and a folder is walked once however many links lead to
+    it. Hidden files and folders (names starting with a dot) are ignored altogether.
     """
-    letters, skipped = [], []
-    for path in sorted(corpus.rglob("*")):
-        rel = path.relative_to(corpus)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        (letters if path.suffix.lower() in SUFFIXES else skipped).append(path)
-    return letters, skipped
+    root = Path(os.path.realpath(corpus))
+    letters, skipped, refused = [], [], []
+    seen = {root}
+
+    def inside(path: Path) -> bool:
+        real = Path(os.path.realpath(path))
+        return real == root or root in real.parents
+
+    def walk(folder: Path) -> None:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and not inside(path):
+                what = "folder" if path.is_dir() else "file"
+                refused.append((path, f"a link to a {what} outside the letters folder; not read "
+                                      "(copy the letter into the folder instead)"))
+            elif entry.is_dir():
+                real = Path(os.path.realpath(path))
+                if real not in seen:
+                    seen.add(real)
+                    walk(path)
+            elif entry.is_file():
+                (letters if path.suffix.lower() in SUFFIXES else skipped).append(path)
+
+    if corpus.is_dir():
+        walk(corpus)
+    return sorted(letters), sorted(skipped), refused
+
+
+def inside_folder(path: Path, corpus: Path) -> bool:
+    """True when ``path``, links resolved, lies inside ``corpus`` (checked again just before
+    a letter is read, in case a file was swapped for a link after the folder was listed)."""
+    root, real = Path(os.path.realpath(corpus)), Path(os.path.realpath(path))
+    return root in real.parents
 
 
 def read_document(path: Path, *, max_pages: int = MAX_PAGES, pdf_seconds: float = PDF_SECONDS) -> Document:

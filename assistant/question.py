@@ -8,7 +8,12 @@ import re
 from dataclasses import asdict, dataclass, replace
 
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
+from .errors import QuestionError
 from .metadata import MONTH, MONTHS
+
+#: The longest question read (characters). Reading is linear in the length, but a question
+#: is one question: this keeps every request's work small however it is sent.
+MAX_QUESTION_CHARS = 2000
 
 _YEAR = r"(20[0-3]\d|19[89]\d)"
 _MONTH = f"({MONTH})"
@@ -84,7 +89,8 @@ class QuestionReader:
         self._pattern = name_pattern(list(self.known) + list(ENGLISH_AUTHORITIES))
 
     def read(self, question: str) -> Query:
-        text = " ".join(question.split())
+        """How ``question`` is understood. Raises QuestionError for a non-text or too long question."""
+        text = " ".join(check_question(question).split())
         found, unknown, spans = [], [], []
         if self._pattern:
             for m in self._pattern.finditer(text):
@@ -110,16 +116,42 @@ class QuestionReader:
                      aggregate=aggregate)
 
 
+def check_question(question) -> str:
+    """``question`` if it is text no longer than MAX_QUESTION_CHARS; QuestionError otherwise."""
+    if not isinstance(question, str):
+        raise QuestionError(f"a question must be text, not {type(question).__name__}; send it as a string")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question):,} characters long; questions may have at most "
+                            f"{MAX_QUESTION_CHARS:,}: ask about one thing at a time")
+    return question
+
+
 _COMMON_WORDS = {"reading", "bury", "sutton", "derby", "kent", "essex", "york", "hull", "sandwell", "halton"}
 
 
+_LEAD = re.compile(r"\b(?:in|for|at|of|to|about|from|by|and|between)\s+$", re.I)
+#: Enough of the text before a name to hold the little word that led to it ("between ").
+_LEAD_WINDOW = 16
+
+
 def _remove(text: str, spans: list[tuple[int, int]]) -> str:
-    """Take names and dates out of the question, with the little word that led to them."""
-    for s, e in sorted(spans, reverse=True):
-        lead = re.search(r"\b(?:in|for|at|of|to|about|from|by|and|between)\s+$", text[:s], re.I)
+    """Take names and dates out of the question, with the little word that led to them.
+
+    One pass over the text (linear in its length, however many names it holds)."""
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        if e <= pos:
+            continue
+        s = max(s, pos)
+        lo = max(pos, s - _LEAD_WINDOW)
+        lead = _LEAD.search(text, lo, s)
         if lead:
             s = lead.start()
-        text = text[:s] + " " + text[e:]
+        out.append(text[pos:s])
+        out.append(" ")
+        pos = e
+    out.append(text[pos:])
+    text = "".join(out)
     text = re.sub(r"\s+([,?.!])", r"\1", " ".join(text.split()))
     return re.sub(r"^[,\s]+|(?<=\s),\s*", "", text)
 

@@ -17,6 +17,7 @@ import gradio as gr
 
 from .answer import Answer, escape_md, human_date, source_line
 from .engine import Assistant
+from .errors import QuestionError
 from .letters import SUFFIXES
 from .question import Query, follow_up
 
@@ -125,16 +126,24 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
     """The Gradio Blocks app for one assistant and its corpus folder."""
     def ask_api(question: str) -> dict:
         """Answer a question; returns the JSON contract of ``Answer.to_dict()``."""
-        return assistant.ask(question).to_dict()
+        try:
+            return assistant.ask(question).to_dict()
+        except QuestionError as exc:  # said to the caller as it is (not a generic AppError)
+            raise gr.Error(str(exc)) from None
 
     def respond(message, history, previous, authorities, since, until, kind):
         message = (message or "").strip()
         if not message:
             return history, previous, gr.update(), "", None, gr.update()
-        query = follow_up(assistant.read(message), Query(**previous) if previous else None)
+        try:
+            query = follow_up(assistant.read(message), Query(**previous) if previous else None)
+        except QuestionError as exc:
+            history = list(history or []) + [{"role": "user", "content": escape_md(message[:300])},
+                                             {"role": "assistant", "content": escape_md(str(exc))}]
+            return history, previous, gr.update(), "", None, gr.update()
         ans = assistant.ask(message, authority=authorities or None, since=since or None, until=until or None,
                             kind=kind or None, query=query)
-        history = list(history or []) + [{"role": "user", "content": message},
+        history = list(history or []) + [{"role": "user", "content": escape_md(message)},
                                          {"role": "assistant", "content": render_answer(ans)}]
         reading = "**How I read it:** " + escape_md(
             query.with_filters(authorities or None, since or None, until or None, kind or None).describe())
@@ -167,7 +176,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
 
     def reindex(progress=gr.Progress()):
         report = assistant.sync(corpus, progress=False,  # Assistant.sync runs one sync at a time
-                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"))
+                                on_progress=lambda d, t: progress(d / max(t, 1), desc="Embedding"),
+                                on_wait=lambda message: progress(0, desc=f"Waiting: {message}"))
         return "```\n" + report.summary() + "\n```", letters_table(assistant), gr.update(choices=assistant.authorities())
 
     def upload(files, progress=gr.Progress()):
