@@ -8,6 +8,7 @@ second pass of the model.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -73,21 +74,15 @@ def resolve_model(name: str) -> str:
     return name
 
 
-#: sentence-transformers modules whose output size is the transformer's hidden size
-_PLAIN_MODULES = ("Transformer", "Pooling", "Normalize")
-
-
-def folder_facts(name: str) -> tuple[int, int] | None:
-    """(dimension, max tokens) read from a model folder's own files, without loading it; None
-    when the folder does not say plainly (a Dense layer, no config): then the model is loaded."""
-    import json
-
+def _folder_facts(name: str) -> tuple[int, int] | None:
+    """(dimension, max tokens) read from a plain model folder's config files, so checking an
+    index against the model needs no weights loaded; None when the folder does not say."""
     try:
         folder = Path(resolve_model(name))
-        modules = json.loads((folder / "modules.json").read_text())
-        if not all(m.get("type", "").rsplit(".", 1)[-1] in _PLAIN_MODULES for m in modules):
+        kinds = {m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())}
+        if not kinds <= {"Transformer", "Pooling", "Normalize"}:
             return None
-        dim = json.loads((folder / "config.json").read_text())["hidden_size"]
+        dim = json.loads((folder / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"]
         max_tokens = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
         return int(dim), int(max_tokens)
     except (OSError, ValueError, KeyError, TypeError, ModelLoadError):
@@ -131,7 +126,7 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         if self._dim is None:
-            facts = folder_facts(self.name) if self._model is None else None
+            facts = _folder_facts(self.name) if self._model is None else None
             if facts:
                 self._dim, self._max_tokens = facts
             else:
@@ -143,7 +138,7 @@ class SentenceTransformerEmbedder:
     @property
     def max_tokens(self) -> int:
         if self._model is None:
-            facts = folder_facts(self.name)
+            facts = _folder_facts(self.name)
             if facts:
                 return facts[1]
         return int(self.model.max_seq_length)
