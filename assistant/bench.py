@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -482,3 +483,394 @@ def print_search(rows: list[dict]) -> None:
     for r in rows:
         print(" | ".join(str(r[k]) for k in ("passages", "exact_ms", "hnsw_top10_ms", "hnsw_candidates_ms",
                                              "hnsw_build_s", "ef_search", "recall_at_10")))
+
+
+# ---------------------------------------------------------------------------- layout of real reports
+
+_GRADE = re.compile(r":.*\b(outstanding|good|requires? improvement|inadequate)\b", re.IGNORECASE)
+_LONE_NUMBER = re.compile(r"^\W*(?:page\s+)?\d{1,4}(?:\s+of\s+\d{1,4})?\W*$", re.IGNORECASE)
+
+
+def raw_furniture(path: Path) -> tuple[list[re.Pattern], list[re.Pattern]]:
+    """(varying, constant) patterns of a PDF's running headers and footers, found without ``layout``.
+
+    From pypdf's plain text: a line among the first or last three of a page, repeated (digits
+    aside) on at least 30% of pages. "Varying" ones differ across pages (they hold the page
+    number); ``bench_layout`` counts the quotes and headings they leak into.
+    """
+    from pypdf import PdfReader
+
+    pages = [[ln.strip() for ln in (p.extract_text() or "").splitlines() if ln.strip()] for p in PdfReader(path).pages]
+    forms: dict[str, set[str]] = {}
+    for lines in pages:
+        for ln in set(lines[:3] + lines[-3:]):
+            forms.setdefault(re.sub(r"\d+", "#", " ".join(ln.lower().split())), set()).add(ln)
+    need = max(2, math.ceil(0.3 * len(pages)))
+    counts = {k: sum(any(re.sub(r"\d+", "#", " ".join(x.lower().split())) == k for x in set(p[:3] + p[-3:]))
+                     for p in pages) for k in forms}
+    varying, constant = [], []
+    for key, raw in forms.items():
+        if counts[key] < need or len(key) < 8 or not re.search(r"[a-z]{3}", key):
+            continue
+        words = [r"\d+" if w.isdigit() else re.sub(r"\d+", r"\\d+", re.escape(w)) for w in next(iter(raw)).split()]
+        pattern = re.compile(r"\s+".join(words) + (r"(?!\w)" if words[-1] == r"\d+" else ""), re.IGNORECASE)
+        (varying if len(raw) > 1 else constant).append(pattern)
+    return varying, constant
+
+
+def _layout_one(path: Path) -> dict:
+    from .chunking import chunk_letter, clean
+    from .errors import LetterError
+    from .letters import read_document
+    from .metadata import DATE_RE, evidence_bounds
+
+    start = time.perf_counter()
+    try:
+        doc = read_document(path)
+    except LetterError as exc:
+        return {"file": path.name, "failed": str(exc)}
+    seconds = time.perf_counter() - start
+    chunks = chunk_letter(doc.text, lambda xs: [len(x.split()) * 4 // 3 + 2 for x in xs],
+                          bounds=evidence_bounds(doc.text), layout=doc.blocks)
+    units = [(clean(doc.text[s:e]), doc.page_at(s), doc.page_at(e - 1)) for c in chunks for s, e in c.sentences]
+    headings = [(clean(doc.text[b.start:b.end]), doc.page_at(b.start), doc.page_at(b.end - 1))
+                for b in doc.blocks if b.kind == "heading"]
+    rows = [clean(doc.text[b.start:b.end]) for b in doc.blocks if b.kind == "row"]
+    plain = time.perf_counter()
+    varying, constant = raw_furniture(path)  # pypdf's plain text: also the baseline for reading time
+    plain = time.perf_counter() - plain
+
+    def leaks(items) -> list[str]:
+        # a header holding the page number is a leak anywhere; one that never changes is a leak
+        # as a unit of its own (beyond page 1, where it is the title) or inside a unit that runs
+        # over a page break (where headers and footers sit), not in a sentence that names it
+        out = []
+        for text, first, last in items:
+            if _LONE_NUMBER.match(text) or any(p.search(text) for p in varying) or any(
+                    (m := p.search(text)) and ((m.group(0) == text and first != 1) or first != last)
+                    for p in constant):
+                out.append(text)
+        return out
+
+    return {"file": path.name, "pages": len(doc.page_starts), "seconds": seconds, "plain_seconds": plain,
+            "units": len(units),
+            "headings": len(headings), "rows": len(rows), "grade_rows": sum(bool(_GRADE.search(r)) for r in rows),
+            "footnotes": sum(b.kind == "footnote" for b in doc.blocks),
+            "dated_headings": [h for h, _, _ in headings if DATE_RE.search(h)],
+            "leaks_units": leaks(units), "leaks_headings": leaks(headings)}
+
+
+def bench_layout(folder: Path, dev: list[str] | None = None, workers: int | None = None) -> dict:
+    """Read every report under ``folder`` (``pdf/`` and ``reports.csv`` when present) and count
+    furniture left in quotes and headings, headings and judgement rows found, failures, speed.
+
+    With ``dev`` (authority names as in ``reports.csv``) the figures are also given for the
+    development authorities and for the rest apart.
+    """
+    import csv
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = Path(folder)
+    pdfs = sorted((folder / "pdf" if (folder / "pdf").is_dir() else folder).glob("*.pdf"))
+    if not pdfs:
+        raise FileNotFoundError(f"no .pdf files in {folder} or {folder}/pdf")
+    authority = {}
+    if (folder / "reports.csv").exists():
+        with open(folder / "reports.csv", newline="", encoding="utf-8") as fh:
+            authority = {r["file"]: r["local_authority"] for r in csv.DictReader(fh)}
+    start = time.perf_counter()
+    # each read runs in its own child process (read_document's guard), so threads give real parallelism
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        reports = list(pool.map(_layout_one, pdfs))
+    wall = time.perf_counter() - start
+    groups = {"all": reports}
+    if dev:
+        wanted = {d.strip().lower() for d in dev}
+        groups["development"] = [r for r in reports if authority.get(r["file"], "").lower() in wanted]
+        groups["held out"] = [r for r in reports if authority.get(r["file"], "").lower() not in wanted]
+    out = {name: _layout_figures(rs) for name, rs in groups.items()}
+    out["all"]["pages_per_second"] = sum(r.get("pages", 0) for r in reports) / wall
+    out["all"]["workers"] = workers or os.cpu_count() or 1
+    return out
+
+
+def _layout_figures(reports: list[dict]) -> dict:
+    read = [r for r in reports if "failed" not in r]
+    per_page = [r["seconds"] / r["pages"] for r in read if r["pages"]]
+    return {
+        "reports": len(reports), "read": len(read), "pages": sum(r["pages"] for r in read),
+        "units": sum(r["units"] for r in read),
+        "units_with_furniture": sum(len(r["leaks_units"]) for r in read),
+        "headings_with_furniture": sum(len(r["leaks_headings"]) for r in read),
+        "headings_per_report_median": _median([r["headings"] for r in read]),
+        "headings_holding_a_date": sum(len(r["dated_headings"]) for r in read),
+        "reports_without_headings": [r["file"] for r in read if not r["headings"]],
+        "grade_rows_per_report_median": _median([r["grade_rows"] for r in read]),
+        "reports_without_grade_rows": [r["file"] for r in read if not r["grade_rows"]],
+        "footnotes": sum(r["footnotes"] for r in read),
+        "ms_per_page_median": 1000 * _median(per_page) if per_page else 0.0,
+        "ratio_to_plain_pypdf_median": _median([r["seconds"] / r["plain_seconds"] for r in read if r["plain_seconds"]]),
+        "failed": {r["file"]: r["failed"] for r in reports if "failed" in r},
+        "leak_examples": [x for r in read for x in (r["leaks_units"] + r["leaks_headings"])][:10],
+    }
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else 0.0
+
+
+def print_layout(results: dict) -> None:
+    for name, f in results.items():
+        print(f"{name}: {f['read']} of {f['reports']} reports read, {f['pages']} pages, {f['units']} quotable units")
+        print(f"  quotes holding a running header/footer or page number   {f['units_with_furniture']}")
+        print(f"  headings holding a running header/footer or page number {f['headings_with_furniture']}")
+        print(f"  headings per report (median)                            {f['headings_per_report_median']:.0f}")
+        print(f"  headings holding a date                                 {f['headings_holding_a_date']}")
+        print(f"  judgement rows per report (median)                      {f['grade_rows_per_report_median']:.0f}")
+        print(f"  footnotes kept as their own passages                    {f['footnotes']}")
+        print(f"  reading time per page (median)                          {f['ms_per_page_median']:.0f} ms")
+        print(f"  reading time / pypdf's plain text of the same PDF       {f['ratio_to_plain_pypdf_median']:.2f}x")
+        if "pages_per_second" in f:
+            print(f"  pages per second over the run ({f['workers']} workers)             {f['pages_per_second']:.1f}")
+        if f["reports_without_headings"]:
+            print(f"  no heading found: {', '.join(f['reports_without_headings'])}")
+        if f["reports_without_grade_rows"]:
+            print(f"  no judgement row found: {', '.join(f['reports_without_grade_rows'])}")
+        for file, why in f["failed"].items():
+            print(f"  FAILED {why}")
+        for x in f["leak_examples"]:
+            print(f"  leak: {x[:120]!r}")
+
+
+# ---------------------------------------------------------------- load over HTTP
+
+SERVE_SCRIPT = """
+import sys
+from pathlib import Path
+from assistant.server import launch
+launch(Path(sys.argv[1]), Path(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]))
+"""
+#: A request waiting longer than this counts as an error (and ends that client's loop).
+LOAD_TIMEOUT = 120.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_app(corpus: Path, index: Path, log_path: Path, timeout: float = 600.0):
+    """The web app in its own process on a free loopback port: (process, url)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = _free_port()
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT, str(corpus), str(index), str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app stopped before serving; see {log_path}")
+        try:
+            with urllib.request.urlopen(url + "/config", timeout=5):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"the app did not answer within {timeout:.0f} s; see {log_path}")
+
+
+def _client_loop(url: str, questions: list[str], offset: int, until: list[float], max_requests: int,
+                 start, out: dict) -> None:
+    """One client: ask back to back until ``until[0]`` (set once every client is connected),
+    at most ``max_requests`` times, recording each request."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": LOAD_TIMEOUT})
+    start.wait()
+    i = 0
+    while time.monotonic() < until[0] and i < max_requests:
+        q = questions[(offset + i) % len(questions)]
+        t0 = time.perf_counter()
+        try:
+            client.predict(q, api_name="/ask")
+            out["latencies"].append(time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+            out["errors"].append(f"{type(exc).__name__}: {str(exc)[:120]}")
+            if time.perf_counter() - t0 > LOAD_TIMEOUT:
+                break
+        i += 1
+
+
+def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path | None = None,
+               max_requests: int = 100_000, deletion_copies: int = 20) -> dict:
+    """Concurrent clients asking the running app over HTTP (loopback), back to back.
+
+    The app runs in its own process on a free 127.0.0.1 port, on a copy of ``corpus`` and
+    of ``index`` (when given and present; otherwise the copy is indexed first). For each
+    client count: requests, errors, p50/p95/max seconds per request and requests per second.
+    Also the time of one 2,000-character question and of refusing a 100 KB one, and the
+    queue the measured service time calls for. Last, with ``deletion_copies`` letters being
+    added, how soon a deleted letter stops being quoted.
+    """
+    import shutil
+    import tempfile
+    import threading
+    from gradio_client import Client
+
+    from .question import MAX_QUESTION_CHARS
+    from .server import QUEUE_SIZE
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    shutil.copytree(corpus, work / "corpus", symlinks=True)
+    if index is not None and (Path(index) / "manifest.json").exists():
+        shutil.copytree(index, work / "index", ignore=shutil.ignore_patterns(".writer.lock"))
+    proc, url = _start_app(work / "corpus", work / "index", work / "app.log")
+    try:
+        probe = Client(url, verbose=False, httpx_kwargs={"timeout": LOAD_TIMEOUT})
+        letters = _indexed(work / "index")
+        authorities = sorted({a for a in probe.predict("Which authorities had weak planning?",
+                                                       api_name="/ask")["authorities"]}) or ["Wirral"]
+        questions = speed_questions(authorities, 50)
+        for q in questions[:4]:  # warm: model, caches
+            probe.predict(q, api_name="/ask")
+        long_q = ("What did inspectors say about assessments in "
+                  + ", ".join(authorities * 400))[:MAX_QUESTION_CHARS]
+        t0 = time.perf_counter()
+        probe.predict(long_q, api_name="/ask")
+        long_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try:
+            probe.predict("Wirral " * 15_000, api_name="/ask")
+            refused = "answered (not refused)"
+        except Exception as exc:  # noqa: BLE001 - the refusal is what is measured
+            refused = str(exc)[:160]
+        refuse_s = time.perf_counter() - t0
+
+        rows = []
+        for n in clients:
+            start = threading.Barrier(n + 1)
+            outs = [{"latencies": [], "errors": []} for _ in range(n)]
+            until = [0.0]
+            threads = []
+            for k in range(n):
+                t = threading.Thread(target=_client_loop, daemon=True,
+                                     args=(url, questions, k * 7, until, max_requests, start, outs[k]))
+                threads.append(t)
+            for t in threads:
+                t.start()
+            while start.n_waiting < n:  # every client connected and waiting
+                time.sleep(0.05)
+            began = time.monotonic()
+            until[0] = began + seconds
+            start.wait()
+            for t in threads:
+                t.join(seconds + LOAD_TIMEOUT + 30)
+            wall = time.monotonic() - began
+            lat = [x for o in outs for x in o["latencies"]]
+            errors = [e for o in outs for e in o["errors"]]
+            rows.append({"clients": n, "requests": len(lat) + len(errors), "errors": len(errors),
+                         "error_kinds": sorted(set(errors))[:3], "per_second": round(len(lat) / wall, 2),
+                         "p50_s": round(_percentile(lat, 50), 3), "p95_s": round(_percentile(lat, 95), 3),
+                         "max_s": round(max(lat), 3) if lat else None})
+        service = rows[0]["p50_s"] if rows and rows[0]["clients"] == 1 else None
+        deletion = (_deletion_under_addition(url, work / "corpus", work / "index", deletion_copies)
+                    if deletion_copies else None)
+        return {"url": url, "corpus": str(corpus), "letters": letters,
+                "seconds": seconds, "cpus": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows,
+                "question_2000_chars_s": round(long_s, 3), "question_100kb_refused_s": round(refuse_s, 3),
+                "question_100kb_message": refused, "queue_size": QUEUE_SIZE, "service_s": service,
+                "queue_wait_s": round(QUEUE_SIZE * service / 2, 1) if service else None, "deletion": deletion}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except Exception:  # noqa: BLE001
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _deletion_under_addition(url: str, corpus: Path, index: Path, copies: int = 20,
+                             timeout: float = 300.0) -> dict:
+    """Add ``copies`` new letters to the served folder (the app's watcher starts indexing them),
+    then, once the app's sync holds the writer lock, delete a letter an answer quotes: seconds
+    until no answer quotes it, answers that still did, and whether the addition was still running."""
+    from gradio_client import Client
+
+    from .errors import IndexBusyError
+    from .store import IndexFolder
+
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": LOAD_TIMEOUT})
+    question = "Which authorities had weak planning?"
+    cited = [c["letter"] for c in client.predict(question, api_name="/ask")["citations"]]
+    if not cited:
+        return {"skipped": "the probe question quotes no letter"}
+    victim = corpus / cited[0]
+    seeds = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".pdf"))
+    for i in range(copies):
+        seed = seeds[i % len(seeds)]
+        if seed.suffix.lower() == ".txt":
+            text = seed.read_text(encoding="utf-8", errors="replace")
+            (corpus / f"added-{i:03d}.txt").write_text(f"{text}\n\nAddendum {i}: a later note.\n", encoding="utf-8")
+        else:
+            (corpus / f"added-{i:03d}.pdf").write_bytes(seed.read_bytes() + f"\n%{i}\n".encode())
+
+    def writing() -> bool:
+        try:
+            with IndexFolder(index).writer_lock(wait=False):
+                return False
+        except IndexBusyError:
+            return True
+
+    deadline = time.monotonic() + timeout
+    while not writing() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3.0)  # well into the addition
+    running_at_delete = writing()
+    victim.unlink()
+    gone_at = time.monotonic()
+    stale, asked, took = 0, 0, None
+    while time.monotonic() < deadline:
+        asked += 1
+        letters = {c["letter"] for c in client.predict(question, api_name="/ask")["citations"]}
+        if victim.name not in letters:
+            took = time.monotonic() - gone_at
+            break
+        stale += 1
+        time.sleep(0.25)
+    return {"copies_added": copies, "deleted": victim.name, "addition_running_at_deletion": running_at_delete,
+            "seconds_until_not_quoted": round(took, 2) if took is not None else None,
+            "answers_quoting_it_after_deletion": f"{stale} of {asked}",
+            "addition_still_running_then": writing()}
+
+
+def _indexed(index: Path) -> int:
+    return len(json.loads((index / "manifest.json").read_text(encoding="utf-8"))["letters"])
+
+
+def print_load(r: dict) -> None:
+    print(f"Load over HTTP ({r['url']}, {r['letters']} letters from {r['corpus']}, {r['seconds']:.0f} s per "
+          f"client count, {r['cpus']} cores, load average before {r['load_average'][0]:.1f})")
+    print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+    for row in r["rows"]:
+        print(f"{row['clients']:>8} {row['requests']:>9} {row['errors']:>7} {row['per_second']:>7} "
+              f"{row['p50_s']:>7} {row['p95_s']:>7} {row['max_s']!s:>7}")
+        for kind in row["error_kinds"]:
+            print(f"{'':>8} error: {kind}")
+    print(f"one 2,000-character question: {r['question_2000_chars_s']} s; a 100 KB question refused in "
+          f"{r['question_100kb_refused_s']} s ({r['question_100kb_message']})")
+    d = r.get("deletion")
+    if d and "skipped" not in d:
+        print(f"deleted {d['deleted']} while {d['copies_added']} letters were being added "
+              f"(addition running: {d['addition_running_at_deletion']}): no longer quoted after "
+              f"{d['seconds_until_not_quoted']} s; answers still quoting it: {d['answers_quoting_it_after_deletion']}; "
+              f"addition still running then: {d['addition_still_running_then']}")
+    if r["service_s"]:
+        print(f"queue: {r['queue_size']} waiting requests x {r['service_s']} s each / 2 workers = about "
+              f"{r['queue_wait_s']} s of waiting at most before a request is turned away")

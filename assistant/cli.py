@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | ask | eval | bench | watch``."""
+"""Command line: ``assistant index | ask | letters | eval | bench | watch``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def _bench_args(b: argparse.ArgumentParser, synthetic: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="assistant", description="Cited answers from inspection letters.")
-    ap.add_argument("-v", "--verbose", action="store_true", help="show diagnostic messages")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="show diagnostic messages and model-loading progress")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="bring the index up to date with a folder of letters")
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--max-pages", type=int, default=None, help="skip PDFs longer than this (default 300)")
     p.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit at once if another process is updating the index (default: wait for it)")
     _index_arg(p)
 
     p = sub.add_parser("watch", help="keep the index in step with a folder as letters arrive, change or go")
@@ -51,11 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="ask a question")
     p.add_argument("question")
     p.add_argument("--authority", action="append", help="only letters about this authority (repeatable)")
-    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD")
+    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD (the letter's date, "
+                                   "else its visit's first day)")
     p.add_argument("--until", help="only letters dated on or before YYYY-MM-DD")
+    p.add_argument("--undated", action="store_true", help="with --since/--until: also check letters with no date")
     p.add_argument("--kind", help="only letters of this kind (focused visit, monitoring visit, ...)")
+    p.add_argument("--judgement", help='only letters with this judgement, e.g. "inadequate for help and protection"')
+    p.add_argument("--framework", help="only inspections under this framework (sif, ilacs_standard, ilacs_short, "
+                                       "april_2026)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _index_arg(p)
+
+    p = sub.add_parser("letters", help="list the indexed letters and their facts (authority, dates, grades)")
+    p.add_argument("--index", type=Path, default=None, help="index folder (default: $ASSISTANT_INDEX or index/)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per letter")
 
     p = sub.add_parser("eval", help="score the assistant on a question set")
     p.add_argument("questions", type=Path, help="JSON lines file of questions")
@@ -76,9 +89,39 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
     b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("layout", help="how PDFs are read: furniture left, headings, judgement rows, failures")
+    b.add_argument("folder", type=Path, help="a folder of PDFs, or one with pdf/ and reports.csv")
+    b.add_argument("--dev", default="", help="development authorities (reports.csv names, comma-separated): "
+                                            "figures for them and for the rest apart")
+    b.add_argument("--workers", type=int, default=None, help="reports read at once (default: CPU count)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("load", help="concurrent clients asking the web app over HTTP (loopback): "
+                                     "requests, errors, p50/p95 per client count")
+    b.add_argument("--clients", default="1,5,20", help="client counts, comma-separated (default 1,5,20)")
+    b.add_argument("--seconds", type=float, default=60.0, help="how long each client count runs (default 60)")
+    b.add_argument("--corpus", type=Path, default=None, help="letters to serve (a copy is used; default corpus/)")
+    b.add_argument("--index", type=Path, default=None, help="an index of them to start from (default index/)")
+    b.add_argument("--deletion-copies", type=int, default=20,
+                   help="letters added while one is deleted, to time the deletion (default 20; 0 skips it)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("ask", help="a one-off `assistant ask` in a fresh process: quick start against torch")
+    b.add_argument("--question", default="How long was the CAMHS waiting list in Wirral?")
+    b.add_argument("--index", type=Path, default=None, help="the index to ask (default: index/)")
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
+    b = bsub.add_parser("facts", help="facts read from real reports against their published scrape (reports.csv)")
+    b.add_argument("folder", type=Path, help="folder with reports.csv and the reports (in pdf/)")
+    b.add_argument("--held-back", help="authorities (as in reports.csv, ;-separated) kept out of development "
+                                       "(default: every third in alphabetical order)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("real-reports", help="index a folder of real reports and time questions on it")
+    b.add_argument("folder", type=Path, help="folder with the reports (in pdf/ or directly)")
+    _bench_args(b, synthetic=False)
+    b.add_argument("--keep", type=Path, help="build the index in KEEP and keep it (a later run reuses it and "
+                                             "measures questions only)")
 
     p = sub.add_parser("train", help="train a learned part on labelled data")
     tsub = p.add_subparsers(dest="part", required=True)
@@ -95,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
-                "train": _train}[args.command](args)
+                "letters": _letters, "train": _train}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -111,7 +154,7 @@ def _index(args) -> int:
     corpus = args.corpus or default_corpus_dir()
     index = args.index or default_index_dir()
     report = sync(corpus, index, load_embedder(args.model, args.backend), rebuild=args.rebuild,
-                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json)
+                  max_pages=args.max_pages or MAX_PAGES, progress=not args.json, wait=not args.no_wait)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
@@ -142,17 +185,79 @@ def _open(args):
 
 
 def _ask(args) -> int:
+    from .question import Query
+
+    Query("", "").with_filters(judgement=args.judgement, framework=args.framework)  # a typo fails before the model loads
     assistant = _open(args)
     answer = assistant.ask(args.question, authority=args.authority, since=args.since, until=args.until,
-                           kind=args.kind)
+                           kind=args.kind, undated=args.undated or None, judgement=args.judgement,
+                           framework=args.framework)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    from .answer import source_line, unescape_md
+    print(format_answer(answer))
+    return 0
 
-    print(unescape_md(answer.answer))
-    for c in answer.citations:
-        print(f"\n[{c.n}] {source_line(c)}\n    {c.quote}")
+
+def format_answer(answer) -> str:
+    """An answer for a terminal: plain text (no Markdown marks), each quote once, then what
+    each [n] stands for; an abstention's closest passages marked as not clearly about it."""
+    import re
+    import textwrap
+
+    from .answer import NOT_CLEARLY, source_name, unescape_md
+
+    width = min(100, shutil.get_terminal_size((100, 24)).columns)
+    lines = []
+    for line in answer.answer.splitlines():
+        line = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", r"\1", line)
+        line = re.sub(r"^_(.+)_$", r"\1", line)
+        indent = "  " if line.startswith("- ") else ""
+        lines += textwrap.wrap(unescape_md(line), width, subsequent_indent=indent) or [""]
+    if answer.citations:
+        lines += ["", "Sources"]
+        for c in answer.citations:
+            where = source_name(c) + (f", section “{c.section}”" if c.section else "")
+            lines += textwrap.wrap(f"[{c.n}] {where} ({c.letter})", width, subsequent_indent="    ")
+    if answer.nearby:
+        lines += ["", NOT_CLEARLY + ":"]
+        for c in answer.nearby:
+            lines += textwrap.wrap(f"- “{c.quote}” — {source_name(c)} ({c.letter})", width,
+                                   subsequent_indent="  ")
+    return "\n".join(lines)
+
+
+def _letters(args) -> int:
+    from .facts import FACTS_VERSION
+    from .metadata import catalogue_row
+    from .store import IndexFolder
+
+    folder = IndexFolder(args.index or default_index_dir())
+    manifest = folder.read_manifest()
+    rows = [catalogue_row(e) for e in manifest["letters"]]
+    failed = [{"letter": f["path"], "failed": f["reason"]} for f in manifest.get("failed", [])]
+    if manifest.get("letter_facts") != FACTS_VERSION:
+        print(f"note: these facts were read by another version; run `assistant index --index {folder.root}` "
+              "to read them again (nothing is embedded again)", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows + failed, indent=2, ensure_ascii=False))
+        return 0
+    from .facts import AREA_LABELS
+
+    for r in rows:
+        visits = " to ".join(dict.fromkeys(r["visit_dates"] or [])) or "-"
+        lead = (r["inspectors"] or ["-"])[0]
+        print(f"{r['letter']}\n  {r['authority'] or 'authority not recognised'} · {r['kind'] or 'kind unknown'}"
+              f"{' · ' + r['framework'] if r['framework'] else ''} · visit {visits} · lead inspector {lead}"
+              f"{' · dated ' + r['date'] if r['date'] else ''} · {r['pages'] or '-'} pages, {r['passages']} passages")
+        for area, grade in r["judgements"].items():
+            print(f"    {AREA_LABELS.get(area, area)}: {grade}")
+        if r["previous_judgement"]:
+            p = r["previous_judgement"]
+            print(f"    previously judged {p['grade']}{' (' + p['when'] + ')' if p.get('when') else ''}")
+    for f in failed:
+        print(f"{f['letter']}\n  FAILED: {f['failed']}")
+    print(f"{len(rows)} letters indexed, {len(failed)} failed")
     return 0
 
 
@@ -175,6 +280,15 @@ def _bench(args) -> int:
         return [int(x) for x in text.split(",") if x.strip()]
 
     one_per_line = False  # bench speed --json: one object per collection size, a line each
+    if args.bench == "ask":
+        results = _bench_ask(args)
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            for name, r in results["runs"].items():
+                print(f"{name:>28}: median {r['median']:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in r['seconds'])})")
+            print(f"{'quick / torch':>28}: {results['ratio']:.2f}")
+        return 0
     if args.bench == "scifact":
         results, show = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend)), bench.print_scifact
     elif args.bench == "speed":
@@ -182,8 +296,25 @@ def _bench(args) -> int:
                                     questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         show, one_per_line = bench.print_speed, True
+    elif args.bench in ("facts", "real-reports"):
+        from . import bench_reports
+
+        if args.bench == "facts":
+            held = [a.strip() for a in args.held_back.split(";")] if args.held_back else None
+            results, show = bench_reports.bench_facts(args.folder, held), bench_reports.print_facts
+        else:
+            results = bench_reports.bench_real_reports(args.folder, load_embedder(args.model, args.backend),
+                                                       keep=args.keep)
+            show = bench_reports.print_real_reports
+    elif args.bench == "load":
+        results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
+                                   index=args.index or default_index_dir(), deletion_copies=args.deletion_copies)
+        show = bench.print_load
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
+    elif args.bench == "layout":
+        dev = [d for d in args.dev.split(",") if d.strip()]
+        results, show = bench.bench_layout(args.folder, dev, args.workers), bench.print_layout
     else:  # reindex
         results = bench.bench_reindex(args.tool, sizes(args.letters), load_embedder(args.model, args.backend),
                                       repeats=args.repeats)
@@ -196,6 +327,27 @@ def _bench(args) -> int:
     else:
         show(results)
     return 0
+
+
+def _bench_ask(args) -> dict:
+    """Wall time of `assistant ask QUESTION` in fresh processes, with the quick question model
+    and with torch (ASSISTANT_QUICK_QUESTIONS=0), alternating; medians and their ratio."""
+    import statistics
+    import subprocess
+    import time
+
+    command = [sys.executable, "-m", "assistant.cli", "ask", args.question,
+               "--index", str(args.index or default_index_dir())]
+    runs: dict[str, list[float]] = {"quick (onnxruntime)": [], "torch (sentence-transformers)": []}
+    for _ in range(args.repeats):
+        for name, quick in (("quick (onnxruntime)", "1"), ("torch (sentence-transformers)", "0")):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
+                           env={**os.environ, "ASSISTANT_QUICK_QUESTIONS": quick})
+            runs[name].append(time.perf_counter() - started)
+    medians = {k: statistics.median(v) for k, v in runs.items()}
+    return {"command": " ".join(command), "runs": {k: {"median": medians[k], "seconds": v} for k, v in runs.items()},
+            "ratio": medians["quick (onnxruntime)"] / medians["torch (sentence-transformers)"]}
 
 
 def _train(args) -> int:

@@ -23,3 +23,15 @@ class IndexCorruptError(AssistantError):
 
 class ModelLoadError(AssistantError):
     """The embedding model could not be loaded."""
+
+
+class IndexBusyError(AssistantError):
+    """Another process is updating the index (only one writer at a time)."""
+
+
+class QuestionError(AssistantError):
+    """A question that cannot be read: not text, or longer than a question may be."""
+
+
+class FilterError(AssistantError, ValueError):
+    """A filter (a date, a judgement, a framework) could not be read; the message shows how to write it."""

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -20,18 +23,23 @@ from .chunking import chunk_letter, embed_text
 from .config import ChunkSettings
 from .embedding import Embedder, embed_with_sentences
 from .errors import IndexCorruptError, IndexMismatchError, LetterError
-from .letters import MAX_PAGES, list_letters, read_document, sha256_file
+from .letters import MAX_PAGES, inside_folder, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
-from . import evidence
+from .reading import read_all
+from . import corrections, evidence
+from .facts import FACTS_VERSION
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
-from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point
+from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point, retired
 from .textsearch import WINDOW, KeywordIndex, tokenize
 
 log = logging.getLogger(__name__)
 
-#: Letters embedded together: large enough to batch well, small enough to save progress often.
-LETTER_BATCH = 64
+#: Passages embedded at a time: enough to batch well, few enough that letters are saved (and
+#: a deletion in the folder noticed) every few seconds.
+EMBED_PASSAGES = 64
+#: While a long build runs, what it has embedded is committed this often (seconds).
+CHECKPOINT_SECONDS = 60.0
 
 
 @dataclass
@@ -54,6 +62,7 @@ class SyncReport:
     timings: dict = field(default_factory=dict)  # seconds spent reading, embedding, writing
     generation: int = 0
     upgraded: bool = False  # the index's layout was brought up to date (nothing re-embedded)
+    repaired: list[str] = field(default_factory=list)  # damage found in the index and mended
 
     @property
     def changed_anything(self) -> bool:
@@ -71,6 +80,7 @@ class SyncReport:
         ]
         if self.upgraded:
             lines.append("  index layout brought up to date (no letter embedded again)")
+        lines += [f"  repaired: {what}" for what in self.repaired]
         lines += [f"  renamed: {a} -> {b}" for a, b in self.renamed]
         lines += [f"  same text as {b}, indexed once: {a}" for a, b in self.duplicates]
         lines += [f"  FAILED {p}: {why}" for p, why in self.failed]
@@ -85,7 +95,7 @@ def build_record(path: Path, sha: str, count_tokens, settings: ChunkSettings, ma
     """Read, describe and cut one letter (no embedding). Raises LetterError."""
     doc = read_document(path, max_pages=max_pages)
     meta = parse_metadata(doc.text)
-    chunks = chunk_letter(doc.text, count_tokens, settings, bounds=evidence_bounds(doc.text))
+    chunks = chunk_letter(doc.text, count_tokens, settings, bounds=evidence_bounds(doc.text), layout=doc.blocks)
     if not chunks:
         raise LetterError(f"{path.name}: no quotable text found (only a letterhead or signature?)")
     tokens = [tokenize(embed_text(doc.text, c)[0]) for c in chunks]
@@ -134,7 +144,33 @@ def layout_outdated(index_dir: Path | str) -> bool:
         manifest = folder.read_manifest(upgrade=True)
     except (IndexMismatchError, IndexCorruptError):
         return False  # not ours to fix here: opening it says what to do
-    return not _current_layout(manifest)
+    return not _current_layout(manifest) or manifest.get("letter_facts") != FACTS_VERSION
+
+
+def _refresh_letter_facts(folder: IndexFolder, old: dict | None, entries: list[dict]) -> bool:
+    """Re-read the facts of letters indexed by a version that read them differently, from
+    their stored text (nothing is embedded again). Returns True when it did."""
+    if old is None or old.get("letter_facts") == FACTS_VERSION:
+        return False
+    for e in entries:
+        e["meta"] = parse_metadata(folder.read_letter(e["sha256"]).text).to_dict()
+        e.pop("read_meta", None)  # what was read before; corrections are laid over the new reading
+    return True
+
+
+def needs_repair(index_dir: Path | str) -> bool:
+    """True when the committed generation in ``index_dir`` is incomplete or a letter's stored
+    files are missing (``sync`` mends both without embedding what it need not)."""
+    folder = IndexFolder(index_dir)
+    if not folder.exists():
+        return False
+    try:
+        manifest = folder.read_manifest(upgrade=True)
+    except (IndexMismatchError, IndexCorruptError):
+        return False  # not ours to fix here: opening it says what to do
+    if _current_layout(manifest) and folder.generation_problems(manifest):
+        return True
+    return not all(folder.has_letter(e["sha256"]) for e in manifest["letters"])
 
 
 def sync(
@@ -147,198 +183,369 @@ def sync(
     max_pages: int = MAX_PAGES,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], object] | None = None,
+    on_commit: Callable[[], object] | None = None,
 ) -> SyncReport:
     """Make the index in ``index_dir`` match the letters in ``corpus``; return what changed.
 
-    ``on_progress(done, total)`` is called as passages are embedded (for a progress bar).
+    One writer at a time: the whole sync holds the index's writer lock. When another process
+    holds it, ``on_wait(message)`` is called (default: the message goes to stderr) and this
+    waits; with ``wait=False`` it raises IndexBusyError instead.
+
+    Letters that left the folder (or were renamed) are committed first, before anything is
+    embedded; new letters are then saved one by one as they are embedded, and committed
+    every CHECKPOINT_SECONDS and at the end, so a killed build keeps what it finished. A
+    deletion noticed while embedding is committed straight away. ``on_commit()`` is called
+    after each commit; ``on_progress(done, total)`` as passages are embedded.
     """
-    started = time.perf_counter()
     corpus, folder = Path(corpus), IndexFolder(index_dir)
-    report = SyncReport()
     if not corpus.is_dir():
         raise LetterError(f"the letters folder {corpus}/ does not exist; create it and put .pdf or .txt letters in it")
-    old = None
-    if folder.exists() and not rebuild:
-        old = folder.read_manifest(upgrade=True)  # an older format gets a new generation below
-        check_compatible(old, embedder, settings, folder.root)
-    old_entries = old["letters"] if old else []
-    settings_block = _settings_block(embedder, settings)
-    limited = ChunkSettings(**settings_block["chunking"])
-
-    paths, skipped = list_letters(corpus)
-    report.skipped = [str(p.relative_to(corpus)) for p in skipped]
-    current: dict[str, str] = {}
-    for p in paths:
-        rel = p.relative_to(corpus).as_posix()
-        try:
-            current[rel] = sha256_file(p)
-        except OSError as exc:
-            report.failed.append((rel, f"cannot be read ({exc.strerror or exc})"))
-
-    old_by_sha = {e["sha256"]: e for e in old_entries}
-    old_path_sha = {p: e["sha256"] for e in old_entries for p in [e["path"], *e.get("aliases", [])]}
-    failed_before = {f["path"]: f for f in (old or {}).get("failed", [])}
-
-    entries: dict[str, dict] = {}  # sha -> new manifest entry, in order of first sight
-    todo: list[tuple[str, str]] = []  # (rel, sha) to read and embed
-    for e in old_entries:  # keep the old order: unchanged letters keep their rows
-        names = [p for p, s in current.items() if s == e["sha256"]]
-        if names:
-            primary = e["path"] if e["path"] in names else names[0]
-            entries[e["sha256"]] = {**e, "path": primary, "aliases": [n for n in names if n != primary]}
-    for rel, sha in current.items():
-        if sha in entries:
-            continue
-        prev = failed_before.get(rel)
-        if prev and prev.get("sha256") == sha:  # still the same broken file: don't re-read it
-            report.failed.append((rel, prev["reason"]))
-            continue
-        todo.append((rel, sha))
-
-    # classify for the report
-    gone_paths = {p for p in old_path_sha if p not in current}
-    for rel, sha in sorted(current.items()):
-        was = old_path_sha.get(rel)
-        if sha in old_by_sha and sha in entries:
-            e = entries[sha]
-            if was == sha:
-                report.unchanged.append(rel)
-            elif rel == e["path"] or rel in e.get("aliases", []):
-                olds = [p for p in gone_paths if old_path_sha[p] == sha]
-                if olds and was is None:
-                    report.renamed.append((olds[0], rel))
-                    gone_paths.discard(olds[0])
-                elif was is None:
-                    report.duplicates.append((rel, e["path"] if rel != e["path"] else e["aliases"][0]))
-                else:
-                    report.changed.append(rel)
-    report.removed = sorted(p for p in gone_paths if old_path_sha[p] not in entries)
-
-    # read and embed what is new
-    new_records: dict[str, LetterRecord] = {}
-    report.timings = {"read": 0.0, "embed": 0.0, "write": 0.0}
-    if todo:
-        _embed_new(todo, corpus, folder, embedder, limited, max_pages, report, entries,
-                   old_path_sha, progress, on_progress, new_records, reuse=not rebuild)
-
-    ordered = list(entries.values())
-    report.letters = len(ordered)
-    report.passages = sum(e["passages"] for e in ordered)
-    report.no_authority = sorted(e["path"] for e in ordered if not e["meta"].get("authority"))
-    failed_entries = [{"path": p, "reason": r, "sha256": current.get(p)} for p, r in report.failed]
-
-    t_write = time.perf_counter()
-    current_layout = old is not None and _current_layout(old)
-    report.upgraded = old is not None and not current_layout and not rebuild
-    same_rows = current_layout and [e["sha256"] for e in ordered] == [e["sha256"] for e in old_entries]
-    if old is not None and same_rows and not rebuild:
-        generation = old["generation"]
-        files = old["files"]
-        if not report.changed_anything and old.get("failed", []) == failed_entries and \
-                [(e["path"], e.get("aliases", [])) for e in ordered] == \
-                [(e["path"], e.get("aliases", [])) for e in old_entries]:
-            report.seconds = time.perf_counter() - started
-            report.generation = generation
-            return report  # nothing to write
-        gen_tmp = None
-    else:
-        generation = (old["generation"] + 1) if old else 1
-        gen_tmp = folder.new_generation_dir(generation)
-        files = write_generation(folder, gen_tmp, ordered, new_records, settings_block["model"]["dim"],
-                                 previous=None if rebuild else old)
-        files["generation_dir"] = f"gen-{generation:06d}"
-
-    manifest = {
-        "format": FORMAT_VERSION,
-        **settings_block,
-        "sentence_facts": evidence.facts_signature(),
-        "generation": generation,
-        "files": files,
-        "letters": ordered,
-        "failed": failed_entries,
-        "counts": {"letters": len(ordered), "passages": report.passages,
-                   "sentences": sum(e["sentences"] for e in ordered)},
-        "previous_generation_dir": old["files"]["generation_dir"] if old and gen_tmp is not None else
-        (old or {}).get("previous_generation_dir"),
-        "previous_letters": [e["sha256"] for e in old_entries],
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    folder.commit(manifest, gen_tmp)
-    folder.collect_garbage(manifest)
-    report.timings["write"] += time.perf_counter() - t_write
-    report.generation = generation
-    report.seconds = time.perf_counter() - started
-    return report
+    with folder.writer_lock(wait=wait, on_wait=on_wait or _say):
+        return _Sync(corpus, folder, embedder, settings, rebuild, max_pages, progress, on_progress,
+                     on_commit).run()
 
 
-def _embed_new(todo, corpus, folder, embedder, settings, max_pages, report, entries,
-               old_path_sha, progress, on_progress, new_records, reuse: bool = True) -> None:
-    from tqdm import tqdm
+def _say(message: str) -> None:
+    print(f"waiting: {message} (Ctrl-C to stop)", file=sys.stderr, flush=True)
 
-    ready: list[tuple[str, LetterRecord, bool]] = []  # (rel, record, needs embedding)
-    for rel, sha in todo:
-        if reuse and folder.has_letter(sha):  # embedded by an earlier run that did not commit
+
+class _Sync:
+    """One sync, run with the writer lock held (see ``sync``)."""
+
+    def __init__(self, corpus, folder, embedder, settings, rebuild, max_pages, progress, on_progress, on_commit):
+        self.corpus, self.folder, self.embedder = corpus, folder, embedder
+        self.rebuild, self.max_pages, self.progress = rebuild, max_pages, progress
+        self.on_progress, self.on_commit = on_progress, on_commit
+        self.settings_block = _settings_block(embedder, settings)
+        self.settings = settings
+        self.limited = ChunkSettings(**self.settings_block["chunking"])
+        self.report = SyncReport()
+        self.new_records: dict[str, LetterRecord] = {}
+        self.entries: dict[str, dict] = {}  # sha -> manifest entry: what the next commit holds
+        self.current: dict[str, str] = {}  # path -> sha of the letters in the folder
+        self.base: dict | None = None  # the committed manifest whose arrays the next generation reuses
+        self.committed: dict | None = None  # the manifest on disk
+        self.force_new = rebuild  # write a new generation even when the letters are the same
+        self.last_commit = time.perf_counter()
+        self.since_commit = 0  # letters embedded since the last commit
+        self.fixes = corrections.load(corpus)  # a person's corrections, laid over what was read
+
+    def run(self) -> SyncReport:
+        started = time.perf_counter()
+        folder, report, corpus = self.folder, self.report, self.corpus
+        if folder.exists() and not self.rebuild:
+            self.committed = folder.read_manifest(upgrade=True)  # an older format gets a new generation
+            check_compatible(self.committed, self.embedder, self.settings, folder.root)
+            self.base = self.committed
+        elif folder.exists():
+            try:  # only so that readers still on it keep its files for a while
+                self.committed = folder.read_manifest(upgrade=True)
+            except (IndexMismatchError, IndexCorruptError):
+                self.committed = None
+        old = self.base
+        report.upgraded = old is not None and not _current_layout(old)
+        old_entries = self._repair(old) if old else []
+
+        paths, skipped, refused = list_letters(corpus)
+        report.skipped = [str(p.relative_to(corpus)) for p in skipped]
+        report.failed += [(p.relative_to(corpus).as_posix(), why) for p, why in refused]
+        for p in paths:
+            rel = p.relative_to(corpus).as_posix()
             try:
-                ready.append((rel, folder.read_letter(sha), False))
+                self.current[rel] = sha256_file(p)
+            except OSError as exc:
+                report.failed.append((rel, f"cannot be read ({exc.strerror or exc})"))
+        current = self.current
+
+        old_by_sha = {e["sha256"]: e for e in old_entries}
+        old_path_sha = {p: e["sha256"] for e in old_entries for p in [e["path"], *e.get("aliases", [])]}
+        failed_before = {f["path"]: f for f in (old or {}).get("failed", [])}
+
+        entries = self.entries
+        todo: dict[str, list[str]] = {}  # sha -> paths, to read and embed
+        for e in old_entries:  # keep the old order: unchanged letters keep their rows
+            names = [p for p, s in current.items() if s == e["sha256"]]
+            if names:
+                primary = e["path"] if e["path"] in names else names[0]
+                entries[e["sha256"]] = {**e, "path": primary, "aliases": [n for n in names if n != primary]}
+        if _refresh_letter_facts(folder, old, list(entries.values())):
+            report.upgraded = True
+        for rel, sha in current.items():
+            if sha in entries:
                 continue
-            except Exception:  # noqa: BLE001 - damaged leftovers are simply redone
-                pass
+            prev = failed_before.get(rel)
+            if prev and prev.get("sha256") == sha:  # still the same broken file: don't re-read it
+                report.failed.append((rel, prev["reason"]))
+                continue
+            todo.setdefault(sha, []).append(rel)
+
+        # classify for the report
+        gone_paths = {p for p in old_path_sha if p not in current}
+        for rel, sha in sorted(current.items()):
+            was = old_path_sha.get(rel)
+            if sha in old_by_sha and sha in entries:
+                e = entries[sha]
+                if was == sha:
+                    report.unchanged.append(rel)
+                elif rel == e["path"] or rel in e.get("aliases", []):
+                    olds = [p for p in gone_paths if old_path_sha[p] == sha]
+                    if olds and was is None:
+                        report.renamed.append((olds[0], rel))
+                        gone_paths.discard(olds[0])
+                    elif was is None:
+                        report.duplicates.append((rel, e["path"] if rel != e["path"] else e["aliases"][0]))
+                    else:
+                        report.changed.append(rel)
+        report.removed = sorted(p for p in gone_paths if old_path_sha[p] not in entries)
+
+        report.timings = {"read": 0.0, "embed": 0.0, "write": 0.0}
+        if todo:
+            if old is not None and _rows(entries.values()) != _rows(old_entries):
+                self._commit(set(todo))  # deletions and renames first: they never wait for embedding
+            self._embed_new(todo, old_path_sha)
+
+        self._commit(set())
+        ordered = list(self.entries.values())
+        report.letters = len(ordered)
+        report.passages = sum(e["passages"] for e in ordered)
+        report.no_authority = sorted(e["path"] for e in ordered if not e["meta"].get("authority"))
+        report.generation = (self.committed or {}).get("generation", 0)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _repair(self, old: dict) -> list[dict]:
+        """The committed letters whose stored files are whole. A generation found incomplete is
+        written again from the stored letters (nothing embedded again); a letter whose own
+        files are missing is read and embedded again."""
+        folder = self.folder
+        problems = folder.generation_problems(old) if _current_layout(old) else []
+        if problems:
+            self.force_new = True
+            self.base = None  # its arrays cannot be trusted: read the letters' own files
+            self.report.repaired.append(
+                f"{old['files']['generation_dir']} was incomplete ({'; '.join(problems[:3])}); written again "
+                "from the stored letters (none embedded again)")
+        whole = [e for e in old["letters"] if folder.has_letter(e["sha256"])]
+        if len(whole) < len(old["letters"]):
+            lost = [e["path"] for e in old["letters"] if not folder.has_letter(e["sha256"])]
+            self.report.repaired.append(f"stored files of {len(lost)} letter(s) were missing; read and embedded "
+                                        f"again: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}")
+        return whole
+
+    # ------------------------------------------------------------ commits
+    def _failed_entries(self) -> list[dict]:
+        return [{"path": p, "reason": r, "sha256": self.current.get(p)} for p, r in self.report.failed]
+
+    def _commit(self, pending: set[str]) -> bool:
+        """Commit ``self.entries``; ``pending``: hashes still being embedded (their files are
+        kept). Returns False when nothing needed writing."""
+        t0 = time.perf_counter()
+        folder, old = self.folder, self.base
+        for sha, e in self.entries.items():
+            self.entries[sha] = corrections.apply(e, self.fixes.get(sha))
+        ordered = list(self.entries.values())
+        failed = self._failed_entries()
+        current_layout = old is not None and _current_layout(old)
+        if current_layout and not self.force_new and _shas(ordered) == _shas(old["letters"]):
+            if old.get("failed", []) == failed and _rows(ordered) == _rows(old["letters"]) and \
+                    old.get("letter_facts") == FACTS_VERSION and \
+                    [e["meta"] for e in ordered] == [e["meta"] for e in old["letters"]]:
+                return False  # nothing to write
+            generation, files, gen_tmp = old["generation"], old["files"], None
+        else:
+            generation = folder.next_generation(self.committed)
+            gen_tmp = folder.new_generation_dir(generation)
+            files = write_generation(folder, gen_tmp, ordered, self.new_records, self.settings_block["model"]["dim"],
+                                     previous=old)
+            files["generation_dir"] = f"gen-{generation:06d}"
+        before = self.committed
+        manifest = {
+            "format": FORMAT_VERSION,
+            **self.settings_block,
+            "sentence_facts": evidence.facts_signature(),
+            "letter_facts": FACTS_VERSION,
+            "generation": generation,
+            "files": files,
+            "letters": ordered,
+            "failed": failed,
+            "counts": {"letters": len(ordered), "passages": sum(e["passages"] for e in ordered),
+                       "sentences": sum(e["sentences"] for e in ordered)},
+            "previous_generation_dir": before["files"]["generation_dir"] if before and gen_tmp is not None else
+            (before or {}).get("previous_generation_dir"),
+            "previous_letters": _shas(before["letters"]) if before else [],
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        manifest["retired"] = retired(before, manifest, time.time())
+        folder.commit(manifest, gen_tmp)
+        folder.collect_garbage(manifest, keep_letters=pending)
+        self.base = self.committed = manifest
+        self.force_new = False
+        self.last_commit, self.since_commit = time.perf_counter(), 0
+        self.report.timings["write"] = self.report.timings.get("write", 0.0) + time.perf_counter() - t0
+        if self.on_commit:
+            self.on_commit()
+        return True
+
+    def _commit_deletions(self, pending: set[str]) -> None:
+        """Commit at once the letters that left the folder while this sync runs (a deletion
+        never waits for the additions). Not in a rebuild: its commits would hold only part."""
+        if self.base is not None and not self.rebuild and self._drop_gone():
+            self._commit(pending)
+
+    def _drop_gone(self) -> bool:
+        """Forget paths that left the folder since it was listed; True when a letter the
+        next commit would hold lost a path (so the removal should be committed now)."""
+        dropped = False
+        for sha, e in list(self.entries.items()):
+            names = [e["path"], *e.get("aliases", [])]
+            here = [n for n in names if os.path.lexists(self.corpus / n)]
+            if len(here) == len(names):
+                continue
+            dropped = True
+            for n in set(names) - set(here):
+                self.current.pop(n, None)
+                for group in (self.report.unchanged, self.report.added, self.report.changed):
+                    if n in group:
+                        group.remove(n)
+                self.report.removed.append(n)
+            if not here:
+                del self.entries[sha]
+            else:
+                primary = e["path"] if e["path"] in here else here[0]
+                self.entries[sha] = {**e, "path": primary, "aliases": [n for n in here if n != primary]}
+        return dropped
+
+    # ------------------------------------------------------------ embedding
+    def _embed_new(self, todo: dict[str, list[str]], old_path_sha: dict[str, str]) -> None:
+        from tqdm import tqdm
+
+        report, folder = self.report, self.folder
+        order = {sha: i for i, sha in enumerate(todo)}
+        reuse = not self.rebuild
+        to_read = []
+        for sha, rels in todo.items():
+            if reuse and folder.has_letter(sha):  # embedded by an earlier run that did not commit
+                try:
+                    self._add(rels, folder.read_letter(sha), old_path_sha)
+                    continue
+                except Exception:  # noqa: BLE001 - damaged leftovers are simply redone
+                    pass
+            path = self.corpus / rels[0]
+            if not inside_folder(path, self.corpus):  # swapped for a link since the listing
+                report.failed += [(r, "a link to a file outside the letters folder; not read") for r in rels]
+                continue
+            to_read.append((sha, path))
+
+        pending = set(todo) - set(self.entries)
+        bar = tqdm(total=0, unit="passage", desc="Embedding", disable=not self.progress or not to_read)
+        batch: list[tuple[list[str], LetterRecord]] = []
+        state = {"done": 0, "total": 0}
+        t_read = time.perf_counter()
         try:
+            self.embedder.count_tokens(["warm up"])  # load the tokenizer once, before reading processes fork
+            read = partial(_read_one, count_tokens=self.embedder.count_tokens, settings=self.limited,
+                           max_pages=self.max_pages)
+            for item in read_all(to_read, read):
+                self._commit_deletions(pending)
+                if item is None:
+                    continue
+                sha, record, reason = item
+                rels = todo[sha]
+                if record is None:
+                    report.failed += [(r, reason) for r in rels]
+                    pending.discard(sha)
+                    continue
+                state["total"] += len(record.chunks)
+                bar.total = state["total"]
+                bar.refresh()
+                batch.append((rels, record))
+                if sum(len(r.chunks) for _, r in batch) >= EMBED_PASSAGES:
+                    report.timings["read"] += time.perf_counter() - t_read
+                    self._embed_batch(batch, pending, old_path_sha, bar, state)
+                    batch, t_read = [], time.perf_counter()
+            report.timings["read"] += time.perf_counter() - t_read
+            if batch:
+                self._embed_batch(batch, pending, old_path_sha, bar, state)
+        finally:
+            bar.close()
+        # rows in the order the folder lists letters, however the reading finished
+        new = sorted((e for e in self.entries.values() if e["sha256"] in order), key=lambda e: order[e["sha256"]])
+        kept = [e for e in self.entries.values() if e["sha256"] not in order]
+        self.entries.clear()
+        self.entries.update({e["sha256"]: e for e in kept + new})
+
+    def _embed_batch(self, batch, pending: set[str], old_path_sha, bar, state) -> None:
+        """Embed the passages of ``batch`` a slice at a time, save each letter as soon as its
+        vectors are in, and commit deletions noticed meanwhile (and a checkpoint now and then)."""
+        texts, spans = [], []
+        for _, r in batch:
+            for c in r.chunks:
+                t, s = embed_text(r.text, c)
+                texts.append(t)
+                spans.append(s)
+        vec_parts, sent_parts = [], []
+        for lo in range(0, len(texts), EMBED_PASSAGES):
             t0 = time.perf_counter()
-            ready.append((rel, build_record(corpus / rel, sha, embedder.count_tokens, settings, max_pages), True))
-            report.timings["read"] += time.perf_counter() - t0
-        except LetterError as exc:
-            report.failed.append((rel, str(exc).split(": ", 1)[-1]))
-        except Exception as exc:  # noqa: BLE001 - one bad letter must not stop the others
-            log.exception("unexpected failure reading %s", rel)
-            report.failed.append((rel, f"could not be read ({type(exc).__name__}: {exc})"))
+            v, sv = embed_with_sentences(self.embedder, texts[lo:lo + EMBED_PASSAGES], spans[lo:lo + EMBED_PASSAGES])
+            self.report.timings["embed"] += time.perf_counter() - t0
+            vec_parts.append(v)
+            sent_parts.append(sv)
+            n = len(v)
+            state["done"] += n
+            bar.update(n)
+            if self.on_progress:
+                self.on_progress(state["done"], state["total"])
+            self._commit_deletions(pending)
+        vecs, sent_vecs = np.concatenate(vec_parts), np.concatenate(sent_parts)
+        t0 = time.perf_counter()
+        row, srow = 0, 0
+        for rels, r in batch:
+            n, m = len(r.chunks), sum(len(c.sentences) for c in r.chunks)
+            self.folder.write_letter(r, vecs[row:row + n], sent_vecs[srow:srow + m])
+            row, srow = row + n, srow + m
+            crash_point("after-letter")
+            here = [x for x in rels if os.path.lexists(self.corpus / x)]
+            if here:  # a letter deleted while it was embedded is not added
+                self._add(here, r, old_path_sha)
+                self.since_commit += 1
+            pending.discard(r.sha256)
+        self.report.timings["write"] += time.perf_counter() - t0
+        if not self.rebuild and self.since_commit and time.perf_counter() - self.last_commit >= CHECKPOINT_SECONDS:
+            self._commit(pending)  # a long build shows (and keeps) what it has done so far
 
-    total = sum(len(r.chunks) for _, r, embed in ready if embed)
-    bar = tqdm(total=total, unit="passage", desc="Embedding", disable=not progress or total == 0)
-    done = 0
-    try:
-        for i in range(0, len(ready), LETTER_BATCH):
-            batch = [(rel, r) for rel, r, embed in ready[i:i + LETTER_BATCH] if embed]
-            texts, spans, owners = [], [], []
-            for rel, r in batch:
-                for c in r.chunks:
-                    t, s = embed_text(r.text, c)
-                    texts.append(t)
-                    spans.append(s)
-                    owners.append(r.sha256)
-            if texts:
-                t0 = time.perf_counter()
-                vecs, sent_vecs = embed_with_sentences(embedder, texts, spans)
-                t1 = time.perf_counter()
-                report.timings["embed"] += t1 - t0
-                row, srow = 0, 0
-                for rel, r in batch:
-                    n, m = len(r.chunks), sum(len(c.sentences) for c in r.chunks)
-                    folder.write_letter(r, vecs[row:row + n], sent_vecs[srow:srow + m])
-                    row, srow = row + n, srow + m
-                    crash_point("after-letter")
-                report.timings["write"] += time.perf_counter() - t1
-                done += len(texts)
-                bar.update(len(texts))
-                if on_progress:
-                    on_progress(done, total)
-    finally:
-        bar.close()
-
-    for rel, r, _ in ready:
-        for w in r.warnings:
-            report.warnings.append(w)
-        if r.sha256 in entries:
-            entries[r.sha256]["aliases"].append(rel)
-            report.duplicates.append((rel, entries[r.sha256]["path"]))
-            continue
-        entries[r.sha256] = {
-            "path": rel, "aliases": [], "sha256": r.sha256, "meta": r.meta.to_dict(),
+    def _add(self, rels: list[str], r: LetterRecord, old_path_sha) -> None:
+        report = self.report
+        report.warnings += r.warnings
+        primary, *others = rels
+        report.duplicates += [(rel, primary) for rel in others]
+        self.entries[r.sha256] = {
+            "path": primary, "aliases": others, "sha256": r.sha256, "meta": r.meta.to_dict(),
             "passages": len(r.chunks), "sentences": sum(len(c.sentences) for c in r.chunks),
             "pages": len(r.page_starts) or None, "characters": len(r.text), "warnings": r.warnings,
         }
-        new_records[r.sha256] = r
-        (report.changed if rel in old_path_sha else report.added).append(rel)
+        self.new_records[r.sha256] = r
+        (report.changed if primary in old_path_sha else report.added).append(primary)
+
+
+def _shas(entries) -> list[str]:
+    return [e["sha256"] for e in entries]
+
+
+def _rows(entries) -> list[tuple]:
+    return [(e["sha256"], e["path"], tuple(e.get("aliases", []))) for e in entries]
+
+
+def _read_one(path: Path, sha: str, *, count_tokens, settings: ChunkSettings, max_pages: int):
+    """(record, None) or (None, why it could not be read)."""
+    try:
+        return build_record(path, sha, count_tokens, settings, max_pages), None
+    except LetterError as exc:
+        return None, str(exc).split(": ", 1)[-1]
+    except Exception as exc:  # noqa: BLE001 - one bad letter must not stop the others
+        log.exception("unexpected failure reading %s", path.name)
+        return None, f"could not be read ({type(exc).__name__}: {exc})"
 
 
 @dataclass

@@ -7,8 +7,14 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass, replace
 
+from . import facts
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
+from .errors import FilterError, QuestionError
 from .metadata import MONTH, MONTHS
+
+#: The longest question read (characters). Reading is linear in the length, but a question
+#: is one question: this keeps every request's work small however it is sent.
+MAX_QUESTION_CHARS = 2000
 
 _YEAR = r"(20[0-3]\d|19[89]\d)"
 _MONTH = f"({MONTH})"
@@ -23,6 +29,7 @@ _KINDS = (
     (re.compile(r"\bfocused visits?\b", re.I), "focused visit"),
     (re.compile(r"\bmonitoring visits?\b", re.I), "monitoring visit"),
     (re.compile(r"\bcabinet (?:reports?|meetings?|papers?)\b", re.I), "cabinet report"),
+    (re.compile(r"\bjoint targeted area inspections?\b|\bJTAIs?\b", re.I), "joint targeted area inspection"),
 )
 _FILLER = re.compile(
     r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
@@ -42,6 +49,15 @@ class Query:
     until: str | None = None
     kind: str | None = None
     aggregate: bool = False
+    undated: bool = False  # under a date filter, also check letters with no date
+    #: what the question asks of the letters' facts ("lead", "when", "judgement", "previous"),
+    #: with the judgement areas and grade it names (see facts.read_question)
+    fact: str | None = None
+    areas: tuple[str, ...] = ()
+    grade: str | None = None
+    #: filters: only letters of this framework; only letters with this judgement (areas, grade)
+    framework: str | None = None
+    judgement: tuple[tuple[str, ...], str] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -53,15 +69,35 @@ class Query:
         parts = [f"topic: {self.topic or '(none)'}"]
         parts.append("authorities: " + (", ".join(self.authorities + self.unknown_authorities) or "all"))
         if self.since or self.until:
-            parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
+            parts.append(f"dated {self.since or '…'} to {self.until or '…'}"
+                         + (", undated letters too" if self.undated else ", undated letters left out"))
         if self.kind:
             parts.append(f"kind: {self.kind}")
+        if self.framework:
+            parts.append(f"framework: {self.framework}")
+        if self.judgement:
+            areas = " or ".join(facts.AREA_LABELS.get(a, a) for a in self.judgement[0])
+            parts.append(f"judged {self.judgement[1]} for {areas}")
+        if self.fact:
+            parts.append(f"asks the letters' facts: {self.fact}")
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
-    def with_filters(self, authority=None, since=None, until=None, kind=None) -> "Query":
-        """Explicit filters (from the CLI, API or app) override what the question said."""
+    def with_filters(self, authority=None, since=None, until=None, kind=None, undated=None, *, judgement=None,
+                     framework=None) -> "Query":
+        """Explicit filters (from the CLI, API or app) override what the question said.
+
+        ``judgement`` is (area keys, grade) or text such as "inadequate for help and
+        protection"; ``framework`` a key of facts.FRAMEWORKS. Raises FilterError for either
+        when it cannot be read, for a date that is not YYYY-MM-DD, or a range that ends
+        before it starts.
+        """
         q = self
+        since, until = parse_day(since, "From"), parse_day(until, "To")
+        if since and until and since > until:
+            raise FilterError(f"the dates run backwards (from {since} to {until}); swap them")
+        if undated is not None:
+            q = replace(q, undated=bool(undated))
         if authority:
             names = (authority,) if isinstance(authority, str) else tuple(authority)
             q = replace(q, authorities=tuple(names), unknown_authorities=(),
@@ -72,7 +108,35 @@ class Query:
             q = replace(q, until=until)
         if kind:
             q = replace(q, kind=kind)
+        if judgement:
+            q = replace(q, judgement=facts.read_judgement_filter(judgement) if isinstance(judgement, str)
+                        else (tuple(judgement[0]), judgement[1]))
+        if framework:
+            if framework not in facts.FRAMEWORKS:
+                framework = facts.framework_named(framework) or framework
+            if framework not in facts.FRAMEWORKS:
+                raise FilterError(f"unknown framework {framework!r}; write one of {', '.join(facts.FRAMEWORKS)}")
+            q = replace(q, framework=framework)
         return q
+
+
+def parse_day(value, label: str = "date") -> str | None:
+    """A filter date as YYYY-MM-DD (a ``datetime.date``/``datetime`` is accepted too); None when empty.
+
+    Raises FilterError saying what to type instead: nothing is silently ignored.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    text = str(value).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text[:10]) or text[10:].strip(" T0:"):
+            raise ValueError
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise FilterError(f"{label}: “{text}” is not a date; use YYYY-MM-DD, for example 2019-06-01 "
+                          "(or pick it from the calendar)") from None
 
 
 class QuestionReader:
@@ -84,7 +148,8 @@ class QuestionReader:
         self._pattern = name_pattern(list(self.known) + list(ENGLISH_AUTHORITIES))
 
     def read(self, question: str) -> Query:
-        text = " ".join(question.split())
+        """How ``question`` is understood. Raises QuestionError for a non-text or too long question."""
+        text = " ".join(check_question(question).split())
         found, unknown, spans = [], [], []
         if self._pattern:
             for m in self._pattern.finditer(text):
@@ -105,21 +170,49 @@ class QuestionReader:
         topic = _remove(text, spans + date_spans)
         topic = _FILLER.sub(" ", topic)
         topic = " ".join(topic.split()).strip(" ,?.!")
+        asked = facts.read_question(text, names > 0)
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
-                     aggregate=aggregate)
+                     aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
+                     framework=asked.framework)
+
+
+def check_question(question) -> str:
+    """``question`` if it is text no longer than MAX_QUESTION_CHARS; QuestionError otherwise."""
+    if not isinstance(question, str):
+        raise QuestionError(f"a question must be text, not {type(question).__name__}; send it as a string")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question):,} characters long; questions may have at most "
+                            f"{MAX_QUESTION_CHARS:,}: ask about one thing at a time")
+    return question
 
 
 _COMMON_WORDS = {"reading", "bury", "sutton", "derby", "kent", "essex", "york", "hull", "sandwell", "halton"}
 
 
+_LEAD = re.compile(r"\b(?:in|for|at|of|to|about|from|by|and|between)\s+$", re.I)
+#: Enough of the text before a name to hold the little word that led to it ("between ").
+_LEAD_WINDOW = 16
+
+
 def _remove(text: str, spans: list[tuple[int, int]]) -> str:
-    """Take names and dates out of the question, with the little word that led to them."""
-    for s, e in sorted(spans, reverse=True):
-        lead = re.search(r"\b(?:in|for|at|of|to|about|from|by|and|between)\s+$", text[:s], re.I)
+    """Take names and dates out of the question, with the little word that led to them.
+
+    One pass over the text (linear in its length, however many names it holds)."""
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        if e <= pos:
+            continue
+        s = max(s, pos)
+        lo = max(pos, s - _LEAD_WINDOW)
+        lead = _LEAD.search(text, lo, s)
         if lead:
             s = lead.start()
-        text = text[:s] + " " + text[e:]
+        out.append(text[pos:s])
+        out.append(" ")
+        pos = e
+    out.append(text[pos:])
+    text = "".join(out)
     text = re.sub(r"\s+([,?.!])", r"\1", " ".join(text.split()))
     return re.sub(r"^[,\s]+|(?<=\s),\s*", "", text)
 
@@ -181,7 +274,9 @@ def follow_up(query: Query, previous: Query | None) -> Query:
     if not tokenize(query.topic) and (named or query.since or query.until or query.kind):
         return replace(query, topic=previous.topic, aggregate=previous.aggregate and not named and
                        len(query.authorities) != 1, since=query.since or previous.since,
-                       until=query.until or previous.until, kind=query.kind or previous.kind)
+                       until=query.until or previous.until, kind=query.kind or previous.kind,
+                       fact=query.fact or previous.fact, areas=query.areas or previous.areas,
+                       grade=query.grade or previous.grade)
     if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
         return replace(query, authorities=previous.authorities, unknown_authorities=(),
                        aggregate=query.aggregate and len(previous.authorities) > 1,

@@ -24,22 +24,31 @@ Per-letter files are named by content, so a renamed letter keeps them and the sa
 under two names is stored once. A save writes new files beside the old ones, fsyncs them,
 and replaces ``manifest.json`` last: a reader or a crash sees the old state or the new,
 never a mix. Files no longer referenced are removed after the commit.
+
+One writer at a time: every write (a sync, its commits and its clean-up) happens under an
+OS lock on ``.writer.lock`` in the index folder (``IndexFolder.writer_lock``), which dies
+with its process. Readers take no lock. A generation folder is never rewritten once
+committed: each commit writes a new ``gen-<n>`` with a number no folder has had, and the
+one before it is kept until the next commit, for readers still opening it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .chunking import Chunk
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .metadata import LetterMeta
 
 log = logging.getLogger(__name__)
@@ -52,13 +61,40 @@ UPGRADABLE = (2,)
 #: ``sentence_flags.npy`` (answer-type bits).
 SENTENCE_FACTS = ("sentence_tokens", "sentence_stems", "sentence_marks")
 MANIFEST = "manifest.json"
-#: For crash tests only: the name of a save step at which the process kills itself (SIGKILL).
+#: The writers' lock file (hidden: never taken for index data).
+LOCK = ".writer.lock"
+#: Files every generation folder holds (the dense search adds its own; see ``generation_problems``).
+GENERATION_FILES = ("passages.npy", "sentences.npy", "sentence_vectors.npy", "tokens.npy", "tokens_ptr.npy",
+                    "vocab.json", "sections.npy", "sentence_flags.npy", "dense.faiss",
+                    *(f"{n}{end}" for n in SENTENCE_FACTS for end in (".npy", "_ptr.npy")))
+#: For crash tests only: the name of a save step at which the process kills itself (SIGKILL);
+#: ``name:k`` dies the k-th time the step is reached.
 CRASH_ENV = "ASSISTANT_TEST_CRASH_AT"
+_crash_counts: dict[str, int] = {}
+#: Descriptors of writer locks this process holds. A forked child (a PDF reader, a reading
+#: process) closes its copies at once: a copy would keep the lock alive after the writer died.
+_held_locks: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    for fd in list(_held_locks):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 def crash_point(name: str) -> None:
     """Die here, abruptly, if a crash test asked for it; otherwise do nothing."""
-    if os.environ.get(CRASH_ENV) == name:
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted or wanted.split(":")[0] != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if ":" not in wanted or _crash_counts[name] == int(wanted.split(":")[1]):
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
@@ -201,6 +237,23 @@ def fsync_tree(folder: Path) -> None:
         fsync_dir(Path(root))
 
 
+#: Seconds a generation folder, or a letter's files, outlive the commit that stopped naming
+#: them: a reader that opened an older state (or is opening it) finishes its question on it,
+#: however many commits a long sync makes meanwhile.
+RETIRE_SECONDS = 120.0
+
+
+def retired(before: dict | None, after: dict, now: float) -> dict[str, float]:
+    """The manifest's ``retired`` block for ``after`` (committed over ``before``): each
+    generation folder and letter hash dropped within RETIRE_SECONDS, and when it was dropped."""
+    live = {after["files"]["generation_dir"]} | {e["sha256"] for e in after["letters"]}
+    kept = {k: t for k, t in (before or {}).get("retired", {}).items() if now - t < RETIRE_SECONDS}
+    if before:
+        dropped = ({before["files"]["generation_dir"]} | {e["sha256"] for e in before["letters"]}) - live
+        kept.update(dict.fromkeys(dropped, now))
+    return {k: t for k, t in kept.items() if k not in live}
+
+
 # ---------------------------------------------------------------- the folder
 
 class IndexFolder:
@@ -215,6 +268,81 @@ class IndexFolder:
 
     def exists(self) -> bool:
         return (self.root / MANIFEST).is_file()
+
+    # one writer ---------------------------------------------------------
+    @contextmanager
+    def writer_lock(self, wait: bool = True, on_wait: Callable[[str], object] | None = None) -> Iterator[None]:
+        """Hold the index's writer lock for the ``with`` block.
+
+        The lock is an OS file lock (``flock``) on ``.writer.lock``: the OS releases it when the
+        process ends, however it ends, so a killed writer never leaves the index locked. When
+        another process (or thread) holds it, ``on_wait(message)`` is called and this waits;
+        with ``wait=False`` it raises IndexBusyError naming the holder's process id instead.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        _held_locks.add(fd)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy = f"the index in {self.root}/ is being updated by {self.lock_holder()}"
+                if not wait:
+                    raise IndexBusyError(f"{busy}; try again when it has finished") from None
+                (on_wait or log.warning)(f"{busy}; waiting for it to finish")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            _held_locks.discard(fd)
+            os.close(fd)  # closing the only descriptor releases the lock
+
+    def lock_holder(self) -> str:
+        """"process N" for the last writer that took the lock (read while it is held)."""
+        try:
+            pid = (self.root / LOCK).read_text().strip()
+        except OSError:
+            pid = ""
+        return f"process {pid}" if pid.isdigit() else "another process"
+
+    # generations ----------------------------------------------------------
+    def next_generation(self, manifest: dict | None) -> int:
+        """A generation number no folder has had yet (so no committed folder is ever rewritten)."""
+        numbers = [manifest["generation"]] if manifest else [0]
+        for child in self.root.iterdir() if self.root.is_dir() else ():
+            digits = child.name.removeprefix(".").removeprefix("gen-").removesuffix(".tmp")
+            if child.name.lstrip(".").startswith("gen-") and digits.isdigit():
+                numbers.append(int(digits))
+        return max(numbers) + 1
+
+    def generation_problems(self, manifest: dict) -> list[str]:
+        """What is wrong with the generation ``manifest`` names: missing or unreadable files,
+        array lengths that disagree with the manifest's counts. Empty when it looks whole."""
+        files = manifest.get("files") or {}
+        gen = self.root / str(files.get("generation_dir"))
+        if not gen.is_dir():
+            return [f"{gen.name}/ is missing"]
+        needed = list(GENERATION_FILES)
+        if files.get("search") == "hnsw":
+            needed += ["dense_ids.npy", "vectors.npy"]
+        problems = [f"{gen.name}/{n} is missing" for n in needed if not (gen / n).is_file()]
+        if problems:
+            return problems
+        counts = manifest.get("counts") or {}
+        expect = {"passages.npy": counts.get("passages"), "sentences.npy": counts.get("sentences"),
+                  "sentence_vectors.npy": counts.get("sentences"), "sentence_flags.npy": counts.get("sentences")}
+        for name, n in expect.items():
+            try:
+                rows = len(np.load(gen / name, mmap_mode="r", allow_pickle=False))
+            except (OSError, ValueError) as exc:
+                problems.append(f"{gen.name}/{name} cannot be read ({exc})")
+                continue
+            if rows != n:
+                problems.append(f"{gen.name}/{name} has {rows} rows, the manifest says {n}")
+        if (gen / "dense.faiss").stat().st_size == 0:
+            problems.append(f"{gen.name}/dense.faiss is empty")
+        return problems
 
     def read_manifest(self, upgrade: bool = False) -> dict:
         """The committed manifest. With ``upgrade``, an UPGRADABLE format is accepted too."""
@@ -287,8 +415,8 @@ class IndexFolder:
         if gen_tmp is not None:
             fsync_tree(gen_tmp)
             final = self.root / manifest["files"]["generation_dir"]
-            if final.exists():
-                shutil.rmtree(final)
+            if final.exists():  # only a folder no manifest ever named (see next_generation)
+                raise IndexCorruptError(f"{final} already exists; run `assistant index --index {self.root}` again")
             os.replace(gen_tmp, final)
         crash_point("before-manifest")
         if self.letters_dir.exists():
@@ -298,14 +426,19 @@ class IndexFolder:
         fsync_dir(self.root)
         crash_point("after-manifest")
 
-    def collect_garbage(self, manifest: dict) -> None:
-        """Remove files the committed manifest (and the one before it) no longer names."""
-        keep_gens = {manifest["files"]["generation_dir"], manifest.get("previous_generation_dir")}
+    def collect_garbage(self, manifest: dict, keep_letters: set[str] = frozenset()) -> None:
+        """Remove files the committed manifest (and the one before it) no longer names.
+
+        ``keep_letters``: content hashes whose files stay although no manifest names them yet
+        (letters embedded by a sync still running). Call with the writer lock held."""
+        retired = set(manifest.get("retired", {}))
+        keep_gens = {manifest["files"]["generation_dir"], manifest.get("previous_generation_dir")} | retired
         for child in self.root.iterdir():
             name = child.name
             if (name.startswith("gen-") and name not in keep_gens) or (name.startswith(".gen-") and name.endswith(".tmp")):
                 shutil.rmtree(child, ignore_errors=True)
-        keep = {e["sha256"] for e in manifest["letters"]} | set(manifest.get("previous_letters", []))
+        keep = {e["sha256"] for e in manifest["letters"]} | set(manifest.get("previous_letters", [])) | keep_letters \
+            | retired
         if self.letters_dir.exists():
             for child in self.letters_dir.iterdir():
                 sha = child.name.split(".")[0]

@@ -77,6 +77,6 @@ def test_listing_skips_hidden_files_and_names_other_files(tmp_path):
     (tmp_path / "b.PDF").write_bytes(b"%PDF")
     (tmp_path / ".hidden.txt").write_text("x")
     (tmp_path / "notes.docx").write_text("x")
-    letters, skipped = list_letters(tmp_path)
+    letters, skipped, _ = list_letters(tmp_path)
     assert [p.name for p in letters] == ["a.txt", "b.PDF"]
     assert [p.name for p in skipped] == ["notes.docx"]
