@@ -46,19 +46,28 @@ _PREFIXES = (
     "borough of", "county of", "council of the",
 )
 _SUFFIXES = (
+    "children and families trust", "children's services trust", "children's trust", "childrens trust",
+    "children's services", "safeguarding children board", "safeguarding children partnership",
     "local authority", "metropolitan borough council", "metropolitan district council",
     "borough council", "city council", "county council", "district council", "council",
     "metropolitan borough", "city", "county",
 )
+#: Other names an authority goes by -> the name used for it everywhere.
+ALIASES = {
+    "hull": "Kingston upon Hull", "hull city": "Kingston upon Hull", "newcastle": "Newcastle upon Tyne",
+    "southend": "Southend-on-Sea", "county durham": "Durham", "bcp": "Bournemouth, Christchurch and Poole",
+    "bournemouth christchurch and poole": "Bournemouth, Christchurch and Poole",
+}
 
 
 def canonical_name(as_written: str) -> str:
     """Shorten an authority's name as written to its usual short form.
 
     "City of Wolverhampton council" -> "Wolverhampton";
-    "Wirral Metropolitan Borough Council" -> "Wirral".
+    "Wirral Metropolitan Borough Council" -> "Wirral"; "Bradford Children and Families Trust"
+    -> "Bradford"; "Hull" -> "Kingston upon Hull".
     """
-    name = " ".join(as_written.replace("’", "'").split()).strip(" ,.'")
+    name = " ".join(as_written.replace("’", "'").replace("&", " and ").split()).strip(" ,.'")
     changed = True
     while changed and name:
         changed = False
@@ -73,7 +82,7 @@ def canonical_name(as_written: str) -> str:
                 name, changed = name[: -len(suffix) - 1].strip(" ,"), True
                 break
     known = {a.lower(): a for a in ENGLISH_AUTHORITIES}
-    return known.get(name.lower(), name)
+    return ALIASES.get(name.lower()) or known.get(name.lower(), name)
 
 
 def name_pattern(names: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:

@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | ask | eval | bench | watch``."""
+"""Command line: ``assistant index | ask | letters | eval | bench | watch``."""
 
 from __future__ import annotations
 
@@ -56,8 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD")
     p.add_argument("--until", help="only letters dated on or before YYYY-MM-DD")
     p.add_argument("--kind", help="only letters of this kind (focused visit, monitoring visit, ...)")
+    p.add_argument("--judgement", help='only letters with this judgement, e.g. "inadequate for help and protection"')
+    p.add_argument("--framework", help="only inspections under this framework (sif, ilacs_standard, ilacs_short, "
+                                       "april_2026)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _index_arg(p)
+
+    p = sub.add_parser("letters", help="list the indexed letters and their facts (authority, dates, grades)")
+    p.add_argument("--index", type=Path, default=None, help="index folder (default: $ASSISTANT_INDEX or index/)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per letter")
 
     p = sub.add_parser("eval", help="score the assistant on a question set")
     p.add_argument("questions", type=Path, help="JSON lines file of questions")
@@ -90,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
     b.add_argument("--repeats", type=int, default=3)
+    b = bsub.add_parser("facts", help="facts read from real reports against their published scrape (reports.csv)")
+    b.add_argument("folder", type=Path, help="folder with reports.csv and the reports (in pdf/)")
+    b.add_argument("--held-back", help="authorities (as in reports.csv, ;-separated) kept out of development "
+                                       "(default: every third in alphabetical order)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("real-reports", help="index a folder of real reports and time questions on it")
+    b.add_argument("folder", type=Path, help="folder with the reports (in pdf/ or directly)")
+    _bench_args(b, synthetic=False)
+    b.add_argument("--keep", type=Path, help="build the index in KEEP and keep it (a later run reuses it and "
+                                             "measures questions only)")
     return ap
 
 
@@ -98,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench}[args.command](args)
+        return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
+                "letters": _letters}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -145,9 +163,12 @@ def _open(args):
 
 
 def _ask(args) -> int:
+    from .question import Query
+
+    Query("", "").with_filters(judgement=args.judgement, framework=args.framework)  # a typo fails before the model loads
     assistant = _open(args)
     answer = assistant.ask(args.question, authority=args.authority, since=args.since, until=args.until,
-                           kind=args.kind)
+                           kind=args.kind, judgement=args.judgement, framework=args.framework)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -156,6 +177,40 @@ def _ask(args) -> int:
     print(unescape_md(answer.answer))
     for c in answer.citations:
         print(f"\n[{c.n}] {source_line(c)}\n    {c.quote}")
+    return 0
+
+
+def _letters(args) -> int:
+    from .facts import FACTS_VERSION
+    from .metadata import catalogue_row
+    from .store import IndexFolder
+
+    folder = IndexFolder(args.index or default_index_dir())
+    manifest = folder.read_manifest()
+    rows = [catalogue_row(e) for e in manifest["letters"]]
+    failed = [{"letter": f["path"], "failed": f["reason"]} for f in manifest.get("failed", [])]
+    if manifest.get("letter_facts") != FACTS_VERSION:
+        print(f"note: these facts were read by another version; run `assistant index --index {folder.root}` "
+              "to read them again (nothing is embedded again)", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows + failed, indent=2, ensure_ascii=False))
+        return 0
+    from .facts import AREA_LABELS
+
+    for r in rows:
+        visits = " to ".join(dict.fromkeys(r["visit_dates"] or [])) or "-"
+        lead = (r["inspectors"] or ["-"])[0]
+        print(f"{r['letter']}\n  {r['authority'] or 'authority not recognised'} · {r['kind'] or 'kind unknown'}"
+              f"{' · ' + r['framework'] if r['framework'] else ''} · visit {visits} · lead inspector {lead}"
+              f"{' · dated ' + r['date'] if r['date'] else ''} · {r['pages'] or '-'} pages, {r['passages']} passages")
+        for area, grade in r["judgements"].items():
+            print(f"    {AREA_LABELS.get(area, area)}: {grade}")
+        if r["previous_judgement"]:
+            p = r["previous_judgement"]
+            print(f"    previously judged {p['grade']}{' (' + p['when'] + ')' if p.get('when') else ''}")
+    for f in failed:
+        print(f"{f['letter']}\n  FAILED: {f['failed']}")
+    print(f"{len(rows)} letters indexed, {len(failed)} failed")
     return 0
 
 
@@ -185,6 +240,16 @@ def _bench(args) -> int:
                                     questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         show, one_per_line = bench.print_speed, True
+    elif args.bench in ("facts", "real-reports"):
+        from . import bench_reports
+
+        if args.bench == "facts":
+            held = [a.strip() for a in args.held_back.split(";")] if args.held_back else None
+            results, show = bench_reports.bench_facts(args.folder, held), bench_reports.print_facts
+        else:
+            results = bench_reports.bench_real_reports(args.folder, load_embedder(args.model, args.backend),
+                                                       keep=args.keep)
+            show = bench_reports.print_real_reports
     elif args.bench == "load":
         results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
                                    index=args.index or default_index_dir(), deletion_copies=args.deletion_copies)

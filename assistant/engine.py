@@ -21,6 +21,7 @@ from .errors import IndexMissingError
 from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader, check_question
 from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
+from .factanswer import answer_from_facts
 from .retrieval import Scored, Snapshot
 
 log = logging.getLogger(__name__)
@@ -167,17 +168,21 @@ class Assistant:
         return self._reader.read(question)
 
     def ask(self, question: str, authority=None, since: str | None = None, until: str | None = None,
-            kind: str | None = None, query: Query | None = None, timings: dict | None = None) -> Answer:
+            kind: str | None = None, query: Query | None = None, timings: dict | None = None, *,
+            judgement=None, framework: str | None = None) -> Answer:
         """Answer ``question`` from the letters. Filters given here override the question's own.
 
-        ``timings``, when given, receives the seconds spent embedding the question, searching,
-        and composing the answer.
+        ``judgement`` keeps letters with that judgement ("inadequate for help and protection"
+        or (area keys, grade)); ``framework`` those inspected under it (a key of
+        ``facts.FRAMEWORKS``); FilterError when either cannot be read. ``timings``, when
+        given, receives the seconds spent embedding the question, searching, and composing.
         """
         clock = time.perf_counter()
         check_question(question)
         self.refresh()
         snap = self._snapshot
         query = (query or self._reader.read(question)).with_filters(authority, since, until, kind)
+        query = query.with_filters(judgement=judgement, framework=framework)
         if snap is None or not snap.letters:
             return self._nothing(query, "No letters are indexed yet: add letters to the corpus folder "
                                         "and run `assistant index`.", 0, 0)
@@ -187,11 +192,16 @@ class Assistant:
             return self._nothing(query, f"There are no letters about {names}; the letters cover "
                                         f"{_join(covered)}.", len(snap.letters), len(covered))
         allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind)
+        allowed &= snap.fact_mask(query.framework, query.judgement)
         n_letters = int(allowed.sum())
         n_auth = snap.authority_count(allowed)
         if n_letters == 0:
             return self._nothing(query, "No indexed letter matches these filters ("
                                         f"{escape_md(query.describe())}).", 0, 0)
+        if query.fact:  # who led, when, which grade: answered from the facts, quoting where printed
+            answer = answer_from_facts(snap, query, allowed, {"letters": n_letters, "authorities": n_auth})
+            if answer is not None:
+                return answer
         qtokens = search_terms(query.topic)
         if not qtokens:
             return self._nothing(query, "What would you like to know? Ask about a topic, for example "

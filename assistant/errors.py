@@ -31,3 +31,7 @@ class IndexBusyError(AssistantError):
 
 class QuestionError(AssistantError):
     """A question that cannot be read: not text, or longer than a question may be."""
+
+
+class FilterError(AssistantError, ValueError):
+    """A filter (a date, a judgement, a framework) could not be read; the message shows how to write it."""

@@ -27,6 +27,7 @@ from .letters import MAX_PAGES, inside_folder, list_letters, read_document, sha2
 from .metadata import evidence_bounds, parse_metadata
 from .reading import read_all
 from . import evidence
+from .facts import FACTS_VERSION
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
 from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point, retired
@@ -143,7 +144,17 @@ def layout_outdated(index_dir: Path | str) -> bool:
         manifest = folder.read_manifest(upgrade=True)
     except (IndexMismatchError, IndexCorruptError):
         return False  # not ours to fix here: opening it says what to do
-    return not _current_layout(manifest)
+    return not _current_layout(manifest) or manifest.get("letter_facts") != FACTS_VERSION
+
+
+def _refresh_letter_facts(folder: IndexFolder, old: dict | None, entries: list[dict]) -> bool:
+    """Re-read the facts of letters indexed by a version that read them differently, from
+    their stored text (nothing is embedded again). Returns True when it did."""
+    if old is None or old.get("letter_facts") == FACTS_VERSION:
+        return False
+    for e in entries:
+        e["meta"] = parse_metadata(folder.read_letter(e["sha256"]).text).to_dict()
+    return True
 
 
 def needs_repair(index_dir: Path | str) -> bool:
@@ -257,6 +268,8 @@ class _Sync:
             if names:
                 primary = e["path"] if e["path"] in names else names[0]
                 entries[e["sha256"]] = {**e, "path": primary, "aliases": [n for n in names if n != primary]}
+        if _refresh_letter_facts(folder, old, list(entries.values())):
+            report.upgraded = True
         for rel, sha in current.items():
             if sha in entries:
                 continue
@@ -332,7 +345,8 @@ class _Sync:
         failed = self._failed_entries()
         current_layout = old is not None and _current_layout(old)
         if current_layout and not self.force_new and _shas(ordered) == _shas(old["letters"]):
-            if old.get("failed", []) == failed and _rows(ordered) == _rows(old["letters"]):
+            if old.get("failed", []) == failed and _rows(ordered) == _rows(old["letters"]) and \
+                    old.get("letter_facts") == FACTS_VERSION:
                 return False  # nothing to write
             generation, files, gen_tmp = old["generation"], old["files"], None
         else:
@@ -346,6 +360,7 @@ class _Sync:
             "format": FORMAT_VERSION,
             **self.settings_block,
             "sentence_facts": evidence.facts_signature(),
+            "letter_facts": FACTS_VERSION,
             "generation": generation,
             "files": files,
             "letters": ordered,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+from . import facts
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
@@ -39,16 +40,24 @@ _TITLES = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[A-Z][a-zA-Z'’-]+(?:\s+[A-Z]\.?)?(?:\s+[A-Z][a-zA-Z'’-]+){1,3}$")
+_JTAI = re.compile(r"^[ \t]*joint targeted area inspection of [^\n]*?\bin\s+(?P<name>[A-Z][^\n]{1,60}?)[ \t.]*$",
+                   re.IGNORECASE | re.MULTILINE)
 _SIGN_OFF = re.compile(r"^[ \t]*Yours (?:sincerely|faithfully)\b", re.IGNORECASE | re.MULTILINE)
 _SALUTATION = re.compile(r"^[ \t]*Dear [^\n]+$", re.MULTILINE)
 _GAZETTEER = name_pattern(ENGLISH_AUTHORITIES)
 
-KINDS = ("focused visit", "monitoring visit", "inspection", "cabinet report")
+KINDS = ("inspection", "focused visit", "monitoring visit", "joint targeted area inspection", "cabinet report", "other")
 
 
 @dataclass(frozen=True)
 class LetterMeta:
-    """What is known about a letter. ``authority`` is the short canonical name."""
+    """What is known about a letter or report. ``authority`` is the short canonical name.
+
+    ``visit_dates`` is the first and last day of the visit or inspection; ``judgements``
+    maps a judgement area key (see ``facts.json``) to its grade; ``spans`` maps each fact
+    found ("authority", "visit_dates", "inspectors", "date", "previous_judgement",
+    "judgements.<area>") to the [start, end) characters where the text prints it.
+    """
 
     authority: str | None = None
     authority_as_written: str | None = None
@@ -58,11 +67,17 @@ class LetterMeta:
     kind: str | None = None
     inspectors: tuple[str, ...] | None = None
     title: str | None = None
+    framework: str | None = None
+    judgements: dict | None = None
+    previous_judgement: dict | None = None
+    spans: dict | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         for key in ("visit_dates", "inspectors"):
             d[key] = list(d[key]) if d[key] is not None else None
+        if d["spans"] is not None:
+            d["spans"] = {k: list(v) for k, v in d["spans"].items()}
         return d
 
     @classmethod
@@ -71,6 +86,8 @@ class LetterMeta:
         for key in ("visit_dates", "inspectors"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
+        if d.get("spans") is not None:
+            d["spans"] = {k: tuple(v) for k, v in d["spans"].items()}
         return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
 
 
@@ -82,7 +99,17 @@ def iso(day: int | str, month: str, year: int | str) -> str | None:
 
 
 def parse_metadata(text: str) -> LetterMeta:
-    """Read authority, dates, kind and inspectors from a letter's text."""
+    """Read a letter's or report's facts from its text: authority, kind, framework, dates,
+    inspectors, judgements and a previous judgement. What is not printed is None."""
+    report = _report_meta(text)
+    if report is not None:
+        return report
+    return _with_previous(text, _letter_meta(text))
+
+
+def _letter_meta(text: str) -> LetterMeta:
+    """A letter: its title line ("Focused visit to ... children's services"), date line and
+    opening sentences."""
     title = TITLE_RE.search(text[:6000])
     head = text[: title.start()] if title else text[:3000]
     date_line = _DATE_LINE.search(head) or (None if title else _DATE_LINE.search(text[:6000]))
@@ -92,12 +119,17 @@ def parse_metadata(text: str) -> LetterMeta:
         date = iso(*m.groups()) if m else None
 
     kind = title.group("kind").lower() if title else None
-    if kind in ("joint targeted area inspection", "short inspection"):
+    if kind == "short inspection":
         kind = "inspection"
     if kind is None and re.search(r"\bcabinet\b", text[:1500], re.IGNORECASE):
         kind = "cabinet report"
 
     written = title.group("name").strip() if title else None
+    jtai = None if title else _JTAI.search(text[:4000])
+    if jtai:  # "Joint targeted area inspection of the multi-agency response to ... in Sefton"
+        kind, written = "joint targeted area inspection", jtai.group("name").strip()
+    if written and canonical_name(written).lower() in ("local authority", "the local authority"):
+        written = None  # "Inspection of local authority children's services" names no one
     authority = canonical_name(written) if written else _dominant_authority(text)
     if written is None and authority is not None:
         written = authority
@@ -115,11 +147,91 @@ def parse_metadata(text: str) -> LetterMeta:
         names = _split_names(by.group("who"))
         inspectors = tuple(names) or None
 
+    spans = {}
+    if title and written and title.group("name").strip() == written:
+        spans["authority"] = title.span("name")
+    elif jtai:
+        spans["authority"] = jtai.span("name")
+    if date_line:
+        spans["date"] = date_line.span()
+    if visit:
+        off = title.end() if title else 0
+        spans["visit_dates"] = (off + visit.start("dates"), off + visit.end("dates"))
+    if by and inspectors:
+        off = title.end() if title else 0
+        spans["inspectors"] = (off + by.start("who"), off + by.end("who"))
+    if visit_dates:
+        visit_dates = (visit_dates[0], visit_dates[-1])
     return LetterMeta(
         authority=authority, authority_as_written=written, date=date, visit_dates=visit_dates,
         visit_dates_text=visit_text, kind=kind, inspectors=inspectors,
-        title=" ".join(title.group(0).split()) if title else None,
+        title=" ".join(title.group(0).split()) if title else None, spans=spans or None,
     )
+
+
+def _with_previous(text: str, meta: LetterMeta) -> LetterMeta:
+    rows = [tuple(v) for k, v in (meta.spans or {}).items() if k.startswith("judgements.")]
+    found = facts.read_previous(text, rows=rows)
+    if found is None:
+        return meta
+    return replace(meta, previous_judgement=found.value,
+                   spans={**(meta.spans or {}), "previous_judgement": (found.start, found.end)})
+
+
+def _report_meta(text: str) -> LetterMeta | None:
+    """A report: its title page (authority, "Inspection dates:", "Lead inspector:",
+    "Report published:"), its judgement table, and a previous judgement it mentions."""
+    title = facts.read_title(text)
+    if title is None:
+        return None
+    kind, name = title
+    spans: dict[str, tuple[int, int]] = {}
+    written = name.value
+    authority = canonical_name(written) if written else _dominant_authority(text)
+    if written:
+        spans["authority"] = (name.start, name.end)
+    elif authority:
+        written = authority
+    periods = facts.read_visit_periods(text)
+    visit_dates = visit_text = None
+    if periods:
+        dates, where = periods
+        visit_dates = (dates[0][0].isoformat(), dates[-1][1].isoformat())
+        visit_text = " ".join(text[where.start:where.end].split())
+        spans["visit_dates"] = (where.start, where.end)
+    people = facts.read_inspectors(text)
+    if people:
+        spans["inspectors"] = (people.start, people.end)
+    published = facts.read_published(text)
+    if published:
+        spans["date"] = (published.start, published.end)
+    family = facts.framework_family(text, kind)
+    framework = facts.framework_of(family, periods[0] if periods else None) if kind == "inspection" else None
+    judgements = {}
+    for key, found in facts.read_judgements(text, family).items():
+        judgements[key] = found.value
+        spans[f"judgements.{key}"] = (found.start, found.end)
+    meta = LetterMeta(
+        authority=authority, authority_as_written=written, date=published.value if published else None,
+        visit_dates=visit_dates, visit_dates_text=visit_text, kind=kind,
+        inspectors=people.value if people else None, title=None, framework=framework,
+        judgements=judgements or None, spans=spans or None,
+    )
+    return _with_previous(text, meta)
+
+
+#: The keys of one letter in ``assistant letters --json``, in order.
+CATALOGUE_KEYS = ("letter", "authority", "authority_as_written", "kind", "framework", "date", "visit_dates",
+                  "inspectors", "judgements", "previous_judgement", "pages", "passages")
+
+
+def catalogue_row(entry: dict) -> dict:
+    """One indexed letter as ``assistant letters --json`` shows it, from its manifest entry."""
+    meta = entry.get("meta") or {}
+    row = {key: meta.get(key) for key in CATALOGUE_KEYS}
+    row.update(letter=entry["path"], pages=entry.get("pages"), passages=entry.get("passages"),
+               judgements=meta.get("judgements") or {})
+    return row
 
 
 def expand_dates(printed: str) -> list[str]:

@@ -7,8 +7,9 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass, replace
 
+from . import facts
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
-from .errors import QuestionError
+from .errors import FilterError, QuestionError
 from .metadata import MONTH, MONTHS
 
 #: The longest question read (characters). Reading is linear in the length, but a question
@@ -28,6 +29,7 @@ _KINDS = (
     (re.compile(r"\bfocused visits?\b", re.I), "focused visit"),
     (re.compile(r"\bmonitoring visits?\b", re.I), "monitoring visit"),
     (re.compile(r"\bcabinet (?:reports?|meetings?|papers?)\b", re.I), "cabinet report"),
+    (re.compile(r"\bjoint targeted area inspections?\b|\bJTAIs?\b", re.I), "joint targeted area inspection"),
 )
 _FILLER = re.compile(
     r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
@@ -47,6 +49,14 @@ class Query:
     until: str | None = None
     kind: str | None = None
     aggregate: bool = False
+    #: what the question asks of the letters' facts ("lead", "when", "judgement", "previous"),
+    #: with the judgement areas and grade it names (see facts.read_question)
+    fact: str | None = None
+    areas: tuple[str, ...] = ()
+    grade: str | None = None
+    #: filters: only letters of this framework; only letters with this judgement (areas, grade)
+    framework: str | None = None
+    judgement: tuple[tuple[str, ...], str] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,11 +71,24 @@ class Query:
             parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
         if self.kind:
             parts.append(f"kind: {self.kind}")
+        if self.framework:
+            parts.append(f"framework: {self.framework}")
+        if self.judgement:
+            areas = " or ".join(facts.AREA_LABELS.get(a, a) for a in self.judgement[0])
+            parts.append(f"judged {self.judgement[1]} for {areas}")
+        if self.fact:
+            parts.append(f"asks the letters' facts: {self.fact}")
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
-    def with_filters(self, authority=None, since=None, until=None, kind=None) -> "Query":
-        """Explicit filters (from the CLI, API or app) override what the question said."""
+    def with_filters(self, authority=None, since=None, until=None, kind=None, *, judgement=None,
+                     framework=None) -> "Query":
+        """Explicit filters (from the CLI, API or app) override what the question said.
+
+        ``judgement`` is (area keys, grade) or text such as "inadequate for help and
+        protection"; ``framework`` a key of facts.FRAMEWORKS. Raises FilterError for either
+        when it cannot be read.
+        """
         q = self
         if authority:
             names = (authority,) if isinstance(authority, str) else tuple(authority)
@@ -77,6 +100,15 @@ class Query:
             q = replace(q, until=until)
         if kind:
             q = replace(q, kind=kind)
+        if judgement:
+            q = replace(q, judgement=facts.read_judgement_filter(judgement) if isinstance(judgement, str)
+                        else (tuple(judgement[0]), judgement[1]))
+        if framework:
+            if framework not in facts.FRAMEWORKS:
+                framework = facts.framework_named(framework) or framework
+            if framework not in facts.FRAMEWORKS:
+                raise FilterError(f"unknown framework {framework!r}; write one of {', '.join(facts.FRAMEWORKS)}")
+            q = replace(q, framework=framework)
         return q
 
 
@@ -111,9 +143,11 @@ class QuestionReader:
         topic = _remove(text, spans + date_spans)
         topic = _FILLER.sub(" ", topic)
         topic = " ".join(topic.split()).strip(" ,?.!")
+        asked = facts.read_question(text, names > 0)
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
-                     aggregate=aggregate)
+                     aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
+                     framework=asked.framework)
 
 
 def check_question(question) -> str:
@@ -213,7 +247,9 @@ def follow_up(query: Query, previous: Query | None) -> Query:
     if not tokenize(query.topic) and (named or query.since or query.until or query.kind):
         return replace(query, topic=previous.topic, aggregate=previous.aggregate and not named and
                        len(query.authorities) != 1, since=query.since or previous.since,
-                       until=query.until or previous.until, kind=query.kind or previous.kind)
+                       until=query.until or previous.until, kind=query.kind or previous.kind,
+                       fact=query.fact or previous.fact, areas=query.areas or previous.areas,
+                       grade=query.grade or previous.grade)
     if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
         return replace(query, authorities=previous.authorities, unknown_authorities=(),
                        aggregate=query.aggregate and len(previous.authorities) > 1,

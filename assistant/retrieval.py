@@ -132,6 +132,17 @@ class Snapshot:
         """How many authorities the ``letters`` (a mask) are about (letters with none count as one)."""
         return len(np.unique(self._authority_keys[letters]))
 
+    def fact_mask(self, framework: str | None = None, judgement=None) -> np.ndarray:
+        """Which letters were inspected under ``framework`` and have ``judgement`` ((area keys, grade))."""
+        keep = np.ones(len(self.letters), dtype=bool)
+        if framework:
+            keep &= np.array([e["meta"].get("framework") == framework for e in self.letters], dtype=bool)
+        if judgement:
+            areas, grade = judgement
+            keep &= np.array([any((e["meta"].get("judgements") or {}).get(a) == grade for a in areas)
+                              for e in self.letters], dtype=bool)
+        return keep
+
     # -------------------------------------------------------------- scoring
     def passage_scores(self, qvec: np.ndarray, qtokens: list[str], letters: np.ndarray) -> np.ndarray:
         """Fused score of every passage of the allowed ``letters`` (-inf for the rest)."""

@@ -17,7 +17,8 @@ import gradio as gr
 
 from .answer import Answer, escape_md, human_date, source_line
 from .engine import Assistant
-from .errors import QuestionError
+from .errors import FilterError, QuestionError
+from .facts import FRAMEWORKS
 from .letters import SUFFIXES
 from .question import Query, follow_up
 
@@ -29,7 +30,9 @@ EXAMPLES = [
     "How long was the CAMHS waiting list in Wirral?",
     "Where were audits failing to improve social work practice?",
 ]
-KINDS = ["focused visit", "monitoring visit", "inspection", "cabinet report"]
+KINDS = ["focused visit", "monitoring visit", "inspection", "joint targeted area inspection", "cabinet report"]
+LETTER_COLUMNS = ["authority", "date", "kind", "visit", "lead inspector", "grades", "pages", "passages", "file",
+                  "status"]
 MAX_UPLOAD_MB = 50
 
 CSS = """
@@ -112,13 +115,20 @@ def save_upload(src: Path, corpus: Path, max_mb: int = MAX_UPLOAD_MB) -> tuple[s
 
 
 def letters_table(assistant: Assistant) -> list[list]:
+    """One row per letter (LETTER_COLUMNS): its facts, size and whether it was indexed."""
+    from .facts import AREA_LABELS
+
     rows = []
     for e in assistant.letters():
         m = e["meta"]
-        rows.append([m.get("authority") or "(not recognised)", m.get("date") or "", m.get("kind") or "",
-                     e.get("pages") or "", e["passages"], e["path"], "indexed"])
+        visits = " to ".join(dict.fromkeys(human_date(d) for d in m.get("visit_dates") or []))
+        grades = "; ".join(f"{AREA_LABELS.get(a, a)}: {g}" for a, g in (m.get("judgements") or {}).items())
+        kind = ", ".join(b for b in (m.get("kind"), m.get("framework")) if b)
+        rows.append([m.get("authority") or "(not recognised)", m.get("date") or "", kind, visits,
+                     (m.get("inspectors") or [""])[0], grades, e.get("pages") or "", e["passages"], e["path"],
+                     "indexed"])
     for f in assistant.failed():
-        rows.append(["", "", "", "", 0, f["path"], f"failed: {f['reason']}"])
+        rows.append(["", "", "", "", "", "", "", 0, f["path"], f"failed: {f['reason']}"])
     return rows
 
 
@@ -131,7 +141,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         except QuestionError as exc:  # said to the caller as it is (not a generic AppError)
             raise gr.Error(str(exc)) from None
 
-    def respond(message, history, previous, authorities, since, until, kind):
+    def respond(message, history, previous, authorities, since, until, kind, judgement=None, framework=None):
         message = (message or "").strip()
         if not message:
             return history, previous, gr.update(), "", None, gr.update()
@@ -141,12 +151,18 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
             history = list(history or []) + [{"role": "user", "content": escape_md(message[:300])},
                                              {"role": "assistant", "content": escape_md(str(exc))}]
             return history, previous, gr.update(), "", None, gr.update()
-        ans = assistant.ask(message, authority=authorities or None, since=since or None, until=until or None,
-                            kind=kind or None, query=query)
+        filters = (authorities or None, since or None, until or None, kind or None, (judgement or "").strip() or None,
+                   framework or None)
+        try:
+            ans = assistant.ask(message, *filters[:4], query=query, judgement=filters[4], framework=filters[5])
+        except FilterError as exc:
+            history = list(history or []) + [{"role": "user", "content": escape_md(message)},
+                                             {"role": "assistant", "content": escape_md(str(exc))}]
+            return history, previous, gr.update(choices=[], value=None), "", None, gr.update()
         history = list(history or []) + [{"role": "user", "content": escape_md(message)},
                                          {"role": "assistant", "content": render_answer(ans)}]
         reading = "**How I read it:** " + escape_md(
-            query.with_filters(authorities or None, since or None, until or None, kind or None).describe())
+            query.with_filters(*filters[:4], judgement=filters[4], framework=filters[5]).describe())
         choices = [f"[{c.n}] {c.authority or '?'}, {human_date(c.date) or 'undated'} — {c.quote[:70]}…"
                    for c in ans.citations]
         last = {"answer": ans.to_dict()}
@@ -220,9 +236,12 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                         f_since = gr.Textbox(label="From (YYYY-MM-DD)")
                         f_until = gr.Textbox(label="To (YYYY-MM-DD)")
                         f_kind = gr.Dropdown(choices=[""] + KINDS, value="", label="Kind of letter")
+                        f_judged = gr.Textbox(label="Judged", placeholder="e.g. inadequate for help and protection")
+                        f_framework = gr.Dropdown(choices=[("", "")] + [(v, k) for k, v in FRAMEWORKS.items()],
+                                                  value="", label="Inspection framework")
                     viewer = gr.HTML("<p>Pick a quote to see it in its letter.</p>", elem_id="viewer")
         with gr.Tab("Letters"):
-            table = gr.Dataframe(headers=["authority", "date", "kind", "pages", "passages", "file", "status"],
+            table = gr.Dataframe(headers=LETTER_COLUMNS,
                                  value=letters_table(assistant), interactive=False, wrap=True)
             files = gr.File(label=f"Add letters (.pdf or .txt, up to {max_upload_mb} MB each)",
                             file_count="multiple", file_types=[".pdf", ".txt"])
@@ -231,7 +250,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                 resync = gr.Button("Re-index the folder")
             report = gr.Markdown()
 
-        inputs = [box, chatbot, previous, f_auth, f_since, f_until, f_kind]
+        inputs = [box, chatbot, previous, f_auth, f_since, f_until, f_kind, f_judged, f_framework]
         outputs = [chatbot, previous, cite, reading, last, download]
         send.click(respond, inputs, outputs, api_visibility="private").then(lambda: "", None, box)
         box.submit(respond, inputs, outputs, api_visibility="private").then(lambda: "", None, box)
