@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -482,6 +483,163 @@ def print_search(rows: list[dict]) -> None:
     for r in rows:
         print(" | ".join(str(r[k]) for k in ("passages", "exact_ms", "hnsw_top10_ms", "hnsw_candidates_ms",
                                              "hnsw_build_s", "ef_search", "recall_at_10")))
+
+
+# ---------------------------------------------------------------------------- layout of real reports
+
+_GRADE = re.compile(r":.*\b(outstanding|good|requires? improvement|inadequate)\b", re.IGNORECASE)
+_LONE_NUMBER = re.compile(r"^\W*(?:page\s+)?\d{1,4}(?:\s+of\s+\d{1,4})?\W*$", re.IGNORECASE)
+
+
+def raw_furniture(path: Path) -> tuple[list[re.Pattern], list[re.Pattern]]:
+    """(varying, constant) patterns of a PDF's running headers and footers, found without ``layout``.
+
+    From pypdf's plain text: a line among the first or last three of a page, repeated (digits
+    aside) on at least 30% of pages. "Varying" ones differ across pages (they hold the page
+    number); ``bench_layout`` counts the quotes and headings they leak into.
+    """
+    from pypdf import PdfReader
+
+    pages = [[ln.strip() for ln in (p.extract_text() or "").splitlines() if ln.strip()] for p in PdfReader(path).pages]
+    forms: dict[str, set[str]] = {}
+    for lines in pages:
+        for ln in set(lines[:3] + lines[-3:]):
+            forms.setdefault(re.sub(r"\d+", "#", " ".join(ln.lower().split())), set()).add(ln)
+    need = max(2, math.ceil(0.3 * len(pages)))
+    counts = {k: sum(any(re.sub(r"\d+", "#", " ".join(x.lower().split())) == k for x in set(p[:3] + p[-3:]))
+                     for p in pages) for k in forms}
+    varying, constant = [], []
+    for key, raw in forms.items():
+        if counts[key] < need or len(key) < 8 or not re.search(r"[a-z]{3}", key):
+            continue
+        words = [r"\d+" if w.isdigit() else re.sub(r"\d+", r"\\d+", re.escape(w)) for w in next(iter(raw)).split()]
+        pattern = re.compile(r"\s+".join(words) + (r"(?!\w)" if words[-1] == r"\d+" else ""), re.IGNORECASE)
+        (varying if len(raw) > 1 else constant).append(pattern)
+    return varying, constant
+
+
+def _layout_one(path: Path) -> dict:
+    from .chunking import chunk_letter, clean
+    from .errors import LetterError
+    from .letters import read_document
+    from .metadata import DATE_RE, evidence_bounds
+
+    start = time.perf_counter()
+    try:
+        doc = read_document(path)
+    except LetterError as exc:
+        return {"file": path.name, "failed": str(exc)}
+    seconds = time.perf_counter() - start
+    chunks = chunk_letter(doc.text, lambda xs: [len(x.split()) * 4 // 3 + 2 for x in xs],
+                          bounds=evidence_bounds(doc.text), layout=doc.blocks)
+    units = [(clean(doc.text[s:e]), doc.page_at(s), doc.page_at(e - 1)) for c in chunks for s, e in c.sentences]
+    headings = [(clean(doc.text[b.start:b.end]), doc.page_at(b.start), doc.page_at(b.end - 1))
+                for b in doc.blocks if b.kind == "heading"]
+    rows = [clean(doc.text[b.start:b.end]) for b in doc.blocks if b.kind == "row"]
+    plain = time.perf_counter()
+    varying, constant = raw_furniture(path)  # pypdf's plain text: also the baseline for reading time
+    plain = time.perf_counter() - plain
+
+    def leaks(items) -> list[str]:
+        # a header holding the page number is a leak anywhere; one that never changes is a leak
+        # as a unit of its own (beyond page 1, where it is the title) or inside a unit that runs
+        # over a page break (where headers and footers sit), not in a sentence that names it
+        out = []
+        for text, first, last in items:
+            if _LONE_NUMBER.match(text) or any(p.search(text) for p in varying) or any(
+                    (m := p.search(text)) and ((m.group(0) == text and first != 1) or first != last)
+                    for p in constant):
+                out.append(text)
+        return out
+
+    return {"file": path.name, "pages": len(doc.page_starts), "seconds": seconds, "plain_seconds": plain,
+            "units": len(units),
+            "headings": len(headings), "rows": len(rows), "grade_rows": sum(bool(_GRADE.search(r)) for r in rows),
+            "footnotes": sum(b.kind == "footnote" for b in doc.blocks),
+            "dated_headings": [h for h, _, _ in headings if DATE_RE.search(h)],
+            "leaks_units": leaks(units), "leaks_headings": leaks(headings)}
+
+
+def bench_layout(folder: Path, dev: list[str] | None = None, workers: int | None = None) -> dict:
+    """Read every report under ``folder`` (``pdf/`` and ``reports.csv`` when present) and count
+    furniture left in quotes and headings, headings and judgement rows found, failures, speed.
+
+    With ``dev`` (authority names as in ``reports.csv``) the figures are also given for the
+    development authorities and for the rest apart.
+    """
+    import csv
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = Path(folder)
+    pdfs = sorted((folder / "pdf" if (folder / "pdf").is_dir() else folder).glob("*.pdf"))
+    if not pdfs:
+        raise FileNotFoundError(f"no .pdf files in {folder} or {folder}/pdf")
+    authority = {}
+    if (folder / "reports.csv").exists():
+        with open(folder / "reports.csv", newline="", encoding="utf-8") as fh:
+            authority = {r["file"]: r["local_authority"] for r in csv.DictReader(fh)}
+    start = time.perf_counter()
+    # each read runs in its own child process (read_document's guard), so threads give real parallelism
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        reports = list(pool.map(_layout_one, pdfs))
+    wall = time.perf_counter() - start
+    groups = {"all": reports}
+    if dev:
+        wanted = {d.strip().lower() for d in dev}
+        groups["development"] = [r for r in reports if authority.get(r["file"], "").lower() in wanted]
+        groups["held out"] = [r for r in reports if authority.get(r["file"], "").lower() not in wanted]
+    out = {name: _layout_figures(rs) for name, rs in groups.items()}
+    out["all"]["pages_per_second"] = sum(r.get("pages", 0) for r in reports) / wall
+    out["all"]["workers"] = workers or os.cpu_count() or 1
+    return out
+
+
+def _layout_figures(reports: list[dict]) -> dict:
+    read = [r for r in reports if "failed" not in r]
+    per_page = [r["seconds"] / r["pages"] for r in read if r["pages"]]
+    return {
+        "reports": len(reports), "read": len(read), "pages": sum(r["pages"] for r in read),
+        "units": sum(r["units"] for r in read),
+        "units_with_furniture": sum(len(r["leaks_units"]) for r in read),
+        "headings_with_furniture": sum(len(r["leaks_headings"]) for r in read),
+        "headings_per_report_median": _median([r["headings"] for r in read]),
+        "headings_holding_a_date": sum(len(r["dated_headings"]) for r in read),
+        "reports_without_headings": [r["file"] for r in read if not r["headings"]],
+        "grade_rows_per_report_median": _median([r["grade_rows"] for r in read]),
+        "reports_without_grade_rows": [r["file"] for r in read if not r["grade_rows"]],
+        "footnotes": sum(r["footnotes"] for r in read),
+        "ms_per_page_median": 1000 * _median(per_page) if per_page else 0.0,
+        "ratio_to_plain_pypdf_median": _median([r["seconds"] / r["plain_seconds"] for r in read if r["plain_seconds"]]),
+        "failed": {r["file"]: r["failed"] for r in reports if "failed" in r},
+        "leak_examples": [x for r in read for x in (r["leaks_units"] + r["leaks_headings"])][:10],
+    }
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else 0.0
+
+
+def print_layout(results: dict) -> None:
+    for name, f in results.items():
+        print(f"{name}: {f['read']} of {f['reports']} reports read, {f['pages']} pages, {f['units']} quotable units")
+        print(f"  quotes holding a running header/footer or page number   {f['units_with_furniture']}")
+        print(f"  headings holding a running header/footer or page number {f['headings_with_furniture']}")
+        print(f"  headings per report (median)                            {f['headings_per_report_median']:.0f}")
+        print(f"  headings holding a date                                 {f['headings_holding_a_date']}")
+        print(f"  judgement rows per report (median)                      {f['grade_rows_per_report_median']:.0f}")
+        print(f"  footnotes kept as their own passages                    {f['footnotes']}")
+        print(f"  reading time per page (median)                          {f['ms_per_page_median']:.0f} ms")
+        print(f"  reading time / pypdf's plain text of the same PDF       {f['ratio_to_plain_pypdf_median']:.2f}x")
+        if "pages_per_second" in f:
+            print(f"  pages per second over the run ({f['workers']} workers)             {f['pages_per_second']:.1f}")
+        if f["reports_without_headings"]:
+            print(f"  no heading found: {', '.join(f['reports_without_headings'])}")
+        if f["reports_without_grade_rows"]:
+            print(f"  no judgement row found: {', '.join(f['reports_without_grade_rows'])}")
+        for file, why in f["failed"].items():
+            print(f"  FAILED {why}")
+        for x in f["leak_examples"]:
+            print(f"  leak: {x[:120]!r}")
 
 
 # ---------------------------------------------------------------- load over HTTP

@@ -4,6 +4,10 @@ Passages follow the letter's structure: they never cross a section heading, they
 of whole paragraphs where those fit and of whole sentences where they do not, and none
 is longer than the embedding model can read. Every sentence is a character span of the
 letter's text, so a quote can always be checked against the letter.
+
+A PDF comes with its blocks (``layout``): its headings, table rows (one quotable unit each),
+list items and footnotes (a passage of their own) are taken as read; a text letter's structure
+is read from its blank lines and short lines.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .config import ChunkSettings
-from .metadata import DATE_RE, evidence_bounds
+from .layout import FOOTNOTE, HEADING, ITEM, ROW, Block
+from .metadata import DATE_RE, evidence_bounds, sign_off_span
 
 Span = tuple[int, int]
 
@@ -78,24 +83,37 @@ def chunk_letter(
     settings: ChunkSettings = ChunkSettings(),
     *,
     bounds: Span | None = None,
+    layout: Sequence[Block] = (),
 ) -> list[Chunk]:
-    """Cut ``text`` into passages. ``count_tokens`` is the embedder's own tokenizer count."""
+    """Cut ``text`` into passages. ``count_tokens`` is the embedder's own tokenizer count.
+
+    ``layout`` is a PDF's blocks (``Document.blocks``): its headings, rows, items and footnotes
+    are taken as they are; without it the structure is read from the text itself.
+    """
     start, end = bounds if bounds is not None else evidence_bounds(text)
-    paragraphs = _paragraphs(text, start, end)
-    blocks: list[tuple[str | None, list[Span]]] = []  # (section, sentences of one paragraph)
+    signature = sign_off_span(text, start, end)
+    # (section, sentences of one paragraph, a passage of its own)
+    blocks: list[tuple[str | None, list[Span], bool]] = []
     section = None
-    for ps, pe in paragraphs:
-        para = text[ps:pe]
-        if _is_heading(para):
-            section = _heading_text(para)
+    for kind, ps, pe in _layout_blocks(layout, start, end) if layout else _text_blocks(text, start, end):
+        if signature and signature[0] <= ps < signature[1]:
             continue
-        units = [u for u in _units(text, ps, pe) if _is_evidence(text[u[0]:u[1]])]
+        if kind == HEADING:
+            section = _heading_text(text[ps:pe])
+            continue
+        if kind == ROW:
+            units = [_strip(text, ps, pe)]
+        elif kind in (ITEM, FOOTNOTE, "paragraph"):
+            units = _sentences(text, ps, pe)
+        else:
+            units = _units(text, ps, pe)
+        units = [u for u in units if _is_evidence(text[u[0]:u[1]])]
         if units:
-            blocks.append((section, units))
+            blocks.append((section, units, kind == FOOTNOTE))
     if not blocks:
         return []
-    flat = [u for _, units in blocks for u in units]
-    sections = sorted({s for s, _ in blocks if s})
+    flat = [u for _, units, _ in blocks for u in units]
+    sections = sorted({s for s, _, _ in blocks if s})
     counts = dict(zip(flat, count_tokens([clean(text[s:e]) for s, e in flat])))
     heading_tokens = dict(zip(sections, count_tokens([f"{s}:" for s in sections]))) if sections else {}
     limit = settings.max_tokens
@@ -109,14 +127,20 @@ def chunk_letter(
             chunks.append(Chunk(pending_section, tuple(pending)))
         pending, pending_tokens = [], 0
 
-    for section, units in blocks:
+    for section, units, alone in blocks:
         overhead = heading_tokens.get(section, 0) + 2  # [CLS] and [SEP]
         units = _fit(text, units, counts, limit - overhead, count_tokens)
         para_tokens = sum(counts[u] for u in units)
+        budget = min(settings.target_tokens, limit) - overhead
+        if alone:  # a footnote is a passage of its own, never glued to the text around it
+            flush()
+            pending_section = None
+            for group in _balanced_groups(units, counts, budget):
+                chunks.append(Chunk(section, tuple(group)))
+            continue
         if section != pending_section:
             flush()
             pending_section = section
-        budget = min(settings.target_tokens, limit) - overhead
         if pending and (pending_tokens >= settings.min_tokens or pending_tokens + para_tokens > budget):
             flush()
         if para_tokens <= budget:
@@ -128,6 +152,21 @@ def chunk_letter(
             chunks.append(Chunk(section, tuple(group)))
     flush()
     return chunks
+
+
+def _layout_blocks(layout: Sequence[Block], start: int, end: int) -> list[tuple[str, int, int]]:
+    """A PDF's blocks inside ``start``..``end`` (clipped to it)."""
+    out = []
+    for b in layout:
+        s, e = max(b.start, start), min(b.end, end)
+        if e > s:
+            out.append((b.kind, s, e))
+    return out
+
+
+def _text_blocks(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """A text letter's paragraphs, each a heading or a paragraph read line by line."""
+    return [(HEADING if _is_heading(text[s:e]) else "text", s, e) for s, e in _paragraphs(text, start, end)]
 
 
 def _paragraphs(text: str, start: int, end: int) -> list[Span]:

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
     b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("layout", help="how PDFs are read: furniture left, headings, judgement rows, failures")
+    b.add_argument("folder", type=Path, help="a folder of PDFs, or one with pdf/ and reports.csv")
+    b.add_argument("--dev", default="", help="development authorities (reports.csv names, comma-separated): "
+                                            "figures for them and for the rest apart")
+    b.add_argument("--workers", type=int, default=None, help="reports read at once (default: CPU count)")
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("load", help="concurrent clients asking the web app over HTTP (loopback): "
                                      "requests, errors, p50/p95 per client count")
     b.add_argument("--clients", default="1,5,20", help="client counts, comma-separated (default 1,5,20)")
@@ -256,6 +262,9 @@ def _bench(args) -> int:
         show = bench.print_load
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
+    elif args.bench == "layout":
+        dev = [d for d in args.dev.split(",") if d.strip()]
+        results, show = bench.bench_layout(args.folder, dev, args.workers), bench.print_layout
     else:  # reindex
         results = bench.bench_reindex(args.tool, sizes(args.letters), load_embedder(args.model, args.backend),
                                       repeats=args.repeats)

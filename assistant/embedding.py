@@ -8,6 +8,7 @@ second pass of the model.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -73,6 +74,21 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def _folder_facts(name: str) -> tuple[int, int] | None:
+    """(dimension, max tokens) read from a plain model folder's config files, so checking an
+    index against the model needs no weights loaded; None when the folder does not say."""
+    try:
+        folder = Path(resolve_model(name))
+        kinds = {m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())}
+        if not kinds <= {"Transformer", "Pooling", "Normalize"}:
+            return None
+        dim = json.loads((folder / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"]
+        max_tokens = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+        return int(dim), int(max_tokens)
+    except (OSError, ValueError, KeyError, TypeError, ModelLoadError):
+        return None
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use and kept on the object."""
 
@@ -103,6 +119,9 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         if self._dim is None:
+            facts = None if self._model is not None else _folder_facts(self.name)
+            if facts:
+                return facts[0]
             m = self.model
             get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
             self._dim = int(get())
@@ -110,7 +129,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        facts = None if self._model is not None else _folder_facts(self.name)
+        return facts[1] if facts else int(self.model.max_seq_length)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:

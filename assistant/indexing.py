@@ -95,7 +95,7 @@ def build_record(path: Path, sha: str, count_tokens, settings: ChunkSettings, ma
     """Read, describe and cut one letter (no embedding). Raises LetterError."""
     doc = read_document(path, max_pages=max_pages)
     meta = parse_metadata(doc.text)
-    chunks = chunk_letter(doc.text, count_tokens, settings, bounds=evidence_bounds(doc.text))
+    chunks = chunk_letter(doc.text, count_tokens, settings, bounds=evidence_bounds(doc.text), layout=doc.blocks)
     if not chunks:
         raise LetterError(f"{path.name}: no quotable text found (only a letterhead or signature?)")
     tokens = [tokenize(embed_text(doc.text, c)[0]) for c in chunks]

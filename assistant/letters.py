@@ -1,7 +1,9 @@
 """Reading letters from disk: text files and PDFs become one text with page offsets.
 
-A letter's text is kept exactly as read (pages of a PDF joined by a form feed), so every
-passage and quote is a character span of it and can be checked against it later.
+A text letter is kept exactly as read. A PDF is read as a person reads it (``layout``):
+running headers, page numbers and other furniture left out, footnotes, headings, table
+rows and list items as blocks. Either way every passage and quote is a character span of
+the document's text and can be checked against it later.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import LetterError
+from .layout import Block
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +31,16 @@ MAX_TEXT_CHARS = 5_000_000
 
 @dataclass(frozen=True)
 class Document:
-    """The raw text of one file, with where each page starts (empty when unknown)."""
+    """The reading text of one file, with where each page starts (empty when unknown).
+
+    ``blocks`` (PDFs only) say what each part of the text is: heading, paragraph, list item,
+    table row or footnote, as spans of ``text``; a text letter has none.
+    """
 
     text: str
     page_starts: tuple[int, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    blocks: tuple[Block, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character ``offset``, or None for text without pages."""
@@ -163,8 +171,7 @@ def _read_pdf_guarded(path: Path, max_pages: int, seconds: float) -> Document:
         parent.close()
     if not ok:
         raise LetterError(payload)
-    pages, warnings = payload
-    return _pages_to_document(pages, warnings)
+    return payload
 
 
 #: Memory a PDF parse may use (a "decompression bomb" fails here instead of exhausting the machine).
@@ -186,7 +193,7 @@ def _pdf_worker(path: str, max_pages: int, conn) -> None:
     except (ImportError, ValueError, OSError):
         pass
     try:
-        conn.send((True, read_pdf_pages(Path(path), max_pages)))
+        conn.send((True, read_pdf(Path(path), max_pages)))
     except LetterError as exc:
         conn.send((False, str(exc)))
     except MemoryError:
@@ -200,15 +207,20 @@ def _pdf_worker(path: str, max_pages: int, conn) -> None:
         conn.close()
 
 
-def read_pdf_pages(path: Path, max_pages: int = MAX_PAGES) -> tuple[list[str], list[str]]:
-    """Return (page texts, warnings) of a PDF using pypdf, in this process."""
+def read_pdf(path: Path, max_pages: int = MAX_PAGES) -> Document:
+    """Read a PDF with pypdf in this process (``read_document`` guards it in a child)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    from .layout import read_layout
 
     name = path.name
     raw = path.read_bytes()
     if not raw.strip():
         raise LetterError(f"{name}: the file is empty")
+    if raw.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")) or b"<html" in raw[:1024].lower():
+        raise LetterError(f"{name}: this is a web page (HTML) saved with a .pdf name, not a PDF "
+                          "(a failed download?); download the PDF again")
     if not raw.lstrip()[:5] == b"%PDF-":
         raise LetterError(f"{name}: not a PDF (no %PDF header); is the file damaged or misnamed?")
     try:
@@ -226,24 +238,11 @@ def read_pdf_pages(path: Path, max_pages: int = MAX_PAGES) -> tuple[list[str], l
             raise LetterError(f"{name}: the PDF has no pages")
         if n > max_pages:
             raise LetterError(f"{name}: {n} pages is more than the limit of {max_pages} (raise --max-pages to read it)")
-        pages = [_clean_page(page.extract_text() or "") for page in reader.pages]
+        text, starts, blocks = read_layout(reader.pages)
     except PdfReadError as exc:
         raise LetterError(f"{name}: not a readable PDF ({exc}); it may be truncated or damaged") from None
-    total = sum(len(p) for p in pages)
-    if total > MAX_TEXT_CHARS:
+    if len(text) > MAX_TEXT_CHARS:
         raise LetterError(f"{name}: the PDF's text is larger than {MAX_TEXT_CHARS:,} characters")
-    if not any(p.strip() for p in pages):
+    if not text.strip():
         raise LetterError(f"{name}: the PDF has no text layer (scanned?); run OCR on it first, e.g. ocrmypdf")
-    return pages, []
-
-
-def _clean_page(text: str) -> str:
-    return text.replace(PAGE_BREAK, " ").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-
-
-def _pages_to_document(pages: list[str], warnings: list[str]) -> Document:
-    starts, pos = [], 0
-    for page in pages:
-        starts.append(pos)
-        pos += len(page) + len(PAGE_BREAK)
-    return Document(text=PAGE_BREAK.join(pages), page_starts=tuple(starts), warnings=tuple(warnings))
+    return Document(text=text, page_starts=starts, blocks=blocks)

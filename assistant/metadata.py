@@ -290,9 +290,11 @@ def _dominant_authority(text: str) -> str | None:
 
 
 def evidence_bounds(text: str) -> tuple[int, int]:
-    """The span of a letter that may be quoted: after the title line (or salutation), before the sign-off.
+    """The span of a letter that may be quoted: after the title line (or salutation), up to the
+    sign-off, or to the end when evidence (an annex, a added paragraph) follows the sign-off.
 
-    Letterhead, addresses, the date line, salutation and signature fall outside it.
+    Letterhead, addresses, the date line, salutation and signature fall outside it or, for a
+    signature followed by more text, inside ``sign_off_span`` (which chunking leaves out).
     """
     title = TITLE_RE.search(text[:6000])
     if title:
@@ -300,5 +302,27 @@ def evidence_bounds(text: str) -> tuple[int, int]:
     else:
         dear = _SALUTATION.search(text[:6000])
         start = dear.end() if dear else 0
-    sign = _SIGN_OFF.search(text, start)
-    return start, sign.start() if sign else len(text)
+    block = sign_off_span(text, start, len(text))
+    if block is None:
+        return start, len(text)
+    return start, (len(text) if re.search(r"\S", text[block[1]:]) else block[0])
+
+
+def sign_off_span(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """The sign-off block ("Yours sincerely", then a few short lines: name, title), or None."""
+    end = len(text) if end is None else end
+    sign = _SIGN_OFF.search(text, start, end)
+    if sign is None:
+        return None
+    pos, taken = text.find("\n", sign.end(), end), 0
+    pos = end if pos < 0 else pos
+    for m in re.finditer(r"[^\n]*\n?", text[pos:end]):
+        line = m.group(0).strip()
+        if line:
+            if taken == 4 or len(line.split()) > 8 or (line.endswith(".") and len(line.split()) > 3):
+                break
+            taken += 1
+        pos += len(m.group(0))
+        if not m.group(0):
+            break
+    return sign.start(), pos

@@ -69,3 +69,20 @@ def test_html_table_rows_give_text_not_tags():
     for c in chunk_letter(text, FakeEmbedder().count_tokens):
         for s, e in c.sentences:
             assert "<p" not in text[s:e] and "data-bbox" not in text[s:e]
+
+
+def test_text_after_the_sign_off_block_is_still_evidence():
+    text = ("Dear Ms Smith\n\nFindings\n\nLeaders know their services well.\n\nYours sincerely\n\nJo Bloggs\n\n"
+            "His Majesty's Inspector\n\nAnnex: case sampling\n\nInspectors sampled forty cases in the "
+            "children in care service and found plans were up to date.\n")
+    start, end = evidence_bounds(text)
+    assert end == len(text)
+    quoted = [clean(text[s:e]) for c in chunk_letter(text, FakeEmbedder().count_tokens) for s, e in c.sentences]
+    assert "Leaders know their services well." in quoted
+    assert any(q.startswith("Inspectors sampled forty cases") for q in quoted)
+    assert not [q for q in quoted if "Yours sincerely" in q or "Jo Bloggs" in q or "His Majesty" in q]
+
+
+def test_a_letter_ending_with_its_sign_off_ends_its_evidence_there(letter):
+    start, end = evidence_bounds(letter)
+    assert "Yours sincerely" not in letter[start:end]

@@ -274,3 +274,11 @@ def test_the_app_brings_an_older_index_up_to_date_before_serving(fake_index, tmp
     assistant = prepare(corpus, copy, watch=False, embedder=emb)
     assert emb.texts_embedded == 0 and not layout_outdated(copy)
     assert assistant.ask("Which authorities had weak contingency planning?").found
+
+
+def test_model_facts_come_from_the_folder_without_loading_weights():
+    from assistant.embedding import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder()
+    assert (emb.dim, emb.max_tokens) == (384, 256)
+    assert emb._model is None  # an index with nothing new to embed never loads the model
