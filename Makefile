@@ -7,21 +7,30 @@ PORT ?= 7860
 
 .PHONY: run test index eval bench-scifact install install-test clean
 
+# -qq: pip says nothing but errors (build back-ends' notes about editable installs included);
+# the echo lines are the progress.
+PIP := $(BIN)/pip install -qq
+
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "Creating $(VENV)/ ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) --upgrade pip
 
 # torch first, pinned: the CPU build is the one pip finds locally (a plain `torch`
 # would pull several GB of CUDA packages).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
-	touch $@
+	@echo "Installing torch (CPU) ..."
+	@$(PIP) torch==2.13.0
+	@echo "Installing the assistant and its libraries ..."
+	@$(PIP) -e .
+	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed
+	@echo "Installing torch (CPU) ..."
+	@$(PIP) torch==2.13.0
+	@echo "Installing the assistant, its libraries and the test tools ..."
+	@$(PIP) -e '.[test]'
+	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

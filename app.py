@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", type=Path, default=None, help="index folder (default index/)")
     ap.add_argument("--model", default=None, help="embedding model name or folder")
     ap.add_argument("--max-upload-mb", type=int, default=50)
+    ap.add_argument("-v", "--verbose", action="store_true", help="show diagnostic messages and model loading")
     args = ap.parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         launch(corpus=args.corpus or default_corpus_dir(), index=args.index or default_index_dir(),
                host=args.host, port=args.port, model=args.model, max_upload_mb=args.max_upload_mb)

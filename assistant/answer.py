@@ -18,6 +18,8 @@ from .metadata import evidence_bounds
 log = logging.getLogger(__name__)
 
 NOTHING = "The letters say nothing about this."
+#: How the closest passages offered with an abstention are headed, wherever they are shown.
+NOT_CLEARLY = "Closest passages, not clearly about this"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Answer:
     checked: dict
     citations: list[Citation]
     query: dict = field(default_factory=dict, compare=False)
+    #: with an abstention: the closest passages, not clearly about the question (not citations)
+    nearby: list[Citation] = field(default_factory=list, compare=False)
 
     def to_dict(self) -> dict:
         """The JSON contract: exactly these keys."""
@@ -61,17 +65,31 @@ class Answer:
         }
 
     def to_markdown(self) -> str:
-        """The answer and its sources, for saving or sharing."""
+        """The answer (each quote once, in it) and the source each [n] stands for."""
         lines = [f"# {escape_md(self.question)}", "", self.answer, ""]
         if self.citations:
             lines += ["## Sources", ""]
             for c in self.citations:
-                lines.append(f"[{c.n}] {escape_md(source_line(c))}  ")
-                lines.append(f"> {escape_md(c.quote)}")
-                lines.append("")
-        lines.append(f"_Checked {self.checked.get('letters', 0)} letters from "
-                     f"{self.checked.get('authorities', 0)} authorities._")
+                lines.append(f"[{c.n}] {escape_md(source_name(c))}" + (f", section “{escape_md(c.section)}”"
+                                                                        if c.section else "") + f", {c.letter}  ")
+        if self.nearby:
+            lines += [f"## {NOT_CLEARLY}", ""]
+            for c in self.nearby:
+                lines.append(f"- “{escape_md(c.quote)}” — {escape_md(source_name(c))}")
         return "\n".join(lines).rstrip() + "\n"
+
+    def to_csv(self) -> str:
+        """One row per citation: authority, letter, kind, date, page, quote (and n, section)."""
+        import csv
+        import io
+
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["n", "authority", "letter", "kind", "date", "page", "section", "quote"])
+        for c in self.citations:
+            w.writerow([c.n, c.authority or "", c.letter, c.kind or "", c.date or "", c.page or "",
+                        c.section or "", c.quote])
+        return out.getvalue()
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+|~!$])")
@@ -94,6 +112,38 @@ def human_date(iso: str | None) -> str | None:
         return None
     d = dt.date.fromisoformat(iso)
     return f"{d.day} {d:%B %Y}"
+
+
+def short_date(iso: str | None) -> str | None:
+    """"2019-01-21" -> "21 Jan 2019"."""
+    if not iso:
+        return None
+    d = dt.date.fromisoformat(iso)
+    return f"{d.day} {d:%b %Y}"
+
+
+def letter_name(meta: dict) -> str:
+    """A letter as a person names it: "Dudley · focused visit · 21 Jan 2019"."""
+    return " · ".join(b for b in (meta.get("authority") or "authority unknown", meta.get("kind"),
+                                  short_date(meta.get("date"))) if b)
+
+
+def source_name(c: Citation) -> str:
+    """Where a quote stands, by name: "Dudley · focused visit · 21 Jan 2019 · p. 3"."""
+    name = letter_name({"authority": c.authority, "kind": c.kind, "date": c.date})
+    return name + (f" · p. {c.page}" if c.page else "")
+
+
+def abstention(topic: str, authorities, letters: list[dict], checked: dict) -> str:
+    """"The letters say nothing clearly about “X” for Wirral. Checked 1 letter: Wirral · ..."."""
+    about = f"“{escape_md(topic)}”" if topic else "this"
+    scope = f" for {escape_md(', '.join(authorities))}" if authorities else ""
+    if 0 < len(letters) <= 3:
+        named = "; ".join(escape_md(letter_name(m)) for m in letters)
+        checked_text = f"Checked {len(letters)} letter{'s' * (len(letters) != 1)}: {named}."
+    else:
+        checked_text = checked_line(checked["letters"], checked["authorities"], checked.get("undated"))
+    return f"The letters say nothing clearly about {about}{scope}. {checked_text}"
 
 
 def source_line(c: Citation) -> str:
@@ -138,8 +188,11 @@ def renumber(citations: list[Citation]) -> tuple[list[Citation], dict[int, int]]
     return out, mapping
 
 
-def checked_line(letters: int, authorities: int) -> str:
-    return f"Checked {letters} letter{'s' * (letters != 1)} from {authorities} authorit{'ies' if authorities != 1 else 'y'}."
+def checked_line(letters: int, authorities: int, undated: int | None = None) -> str:
+    """"Checked 5 letters from 4 authorities." (with how many were undated, under a date filter)."""
+    extra = f", {undated} of them undated" if undated else ""
+    return (f"Checked {letters} letter{'s' * (letters != 1)} from {authorities} "
+            f"authorit{'ies' if authorities != 1 else 'y'}{extra}.")
 
 
 def compose_grouped(groups: list[tuple[str, list[Citation]]], letters_with: int, checked: dict) -> str:
@@ -147,12 +200,12 @@ def compose_grouped(groups: list[tuple[str, list[Citation]]], letters_with: int,
     n_auth = len(groups)
     head = (f"**{n_auth} authorit{'ies' if n_auth != 1 else 'y'}** "
             f"({', '.join(escape_md(a) for a, _ in groups)}) — evidence in {letters_with} of "
-            f"{checked['letters']} letters. {checked_line(checked['letters'], checked['authorities'])}")
+            f"{checked['letters']} letters. {checked_line(checked['letters'], checked['authorities'], checked.get('undated'))}")
     parts = [head, ""]
     for authority, cites in groups:
         parts.append(f"**{escape_md(authority)}**")
         for c in cites:
-            when = ", ".join(b for b in (c.kind, human_date(c.date)) if b)
+            when = " · ".join(b for b in (c.kind, short_date(c.date), c.page and f"p. {c.page}") if b)
             parts.append(f"- “{escape_md(c.quote)}” [{c.n}]" + (f" — {escape_md(when)}" if when else ""))
         parts.append("")
     return "\n".join(parts).rstrip()
@@ -161,11 +214,10 @@ def compose_grouped(groups: list[tuple[str, list[Citation]]], letters_with: int,
 def compose_quotes(citations: list[Citation], checked: dict) -> str:
     """A focused answer: the best quote first, then the other supporting quotes."""
     best, rest = citations[0], citations[1:]
-    parts = [f"“{escape_md(best.quote)}” [{best.n}]", "", f"— {escape_md(source_line(best))}"]
+    parts = [f"“{escape_md(best.quote)}” [{best.n}]", "", f"— {escape_md(source_name(best))}"]
     if rest:
         parts += ["", "Also in the letters:"]
         for c in rest:
-            where = ", ".join(b for b in (c.authority, human_date(c.date)) if b)
-            parts.append(f"- “{escape_md(c.quote)}” [{c.n}] — {escape_md(where)}")
-    parts += ["", f"_{checked_line(checked['letters'], checked['authorities'])}_"]
+            parts.append(f"- “{escape_md(c.quote)}” [{c.n}] — {escape_md(source_name(c))}")
+    parts += ["", f"_{checked_line(checked['letters'], checked['authorities'], checked.get('undated'))}_"]
     return "\n".join(parts)

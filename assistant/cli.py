@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def _bench_args(b: argparse.ArgumentParser, synthetic: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="assistant", description="Cited answers from inspection letters.")
-    ap.add_argument("-v", "--verbose", action="store_true", help="show diagnostic messages")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="show diagnostic messages and model-loading progress")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="bring the index up to date with a folder of letters")
@@ -53,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="ask a question")
     p.add_argument("question")
     p.add_argument("--authority", action="append", help="only letters about this authority (repeatable)")
-    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD")
+    p.add_argument("--since", help="only letters dated on or after YYYY-MM-DD (the letter's date, "
+                                   "else its visit's first day)")
     p.add_argument("--until", help="only letters dated on or before YYYY-MM-DD")
+    p.add_argument("--undated", action="store_true", help="with --since/--until: also check letters with no date")
     p.add_argument("--kind", help="only letters of this kind (focused visit, monitoring visit, ...)")
     p.add_argument("--judgement", help='only letters with this judgement, e.g. "inadequate for help and protection"')
     p.add_argument("--framework", help="only inspections under this framework (sif, ilacs_standard, ilacs_short, "
@@ -99,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, default=None, help="an index of them to start from (default index/)")
     b.add_argument("--deletion-copies", type=int, default=20,
                    help="letters added while one is deleted, to time the deletion (default 20; 0 skips it)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("ask", help="a one-off `assistant ask` in a fresh process: quick start against torch")
+    b.add_argument("--question", default="How long was the CAMHS waiting list in Wirral?")
+    b.add_argument("--index", type=Path, default=None, help="the index to ask (default: index/)")
+    b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("reindex", help="time to add / remove one letter and to sync with no change")
     _bench_args(b)
@@ -174,16 +183,41 @@ def _ask(args) -> int:
     Query("", "").with_filters(judgement=args.judgement, framework=args.framework)  # a typo fails before the model loads
     assistant = _open(args)
     answer = assistant.ask(args.question, authority=args.authority, since=args.since, until=args.until,
-                           kind=args.kind, judgement=args.judgement, framework=args.framework)
+                           kind=args.kind, undated=args.undated or None, judgement=args.judgement,
+                           framework=args.framework)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    from .answer import source_line, unescape_md
-
-    print(unescape_md(answer.answer))
-    for c in answer.citations:
-        print(f"\n[{c.n}] {source_line(c)}\n    {c.quote}")
+    print(format_answer(answer))
     return 0
+
+
+def format_answer(answer) -> str:
+    """An answer for a terminal: plain text (no Markdown marks), each quote once, then what
+    each [n] stands for; an abstention's closest passages marked as not clearly about it."""
+    import re
+    import textwrap
+
+    from .answer import NOT_CLEARLY, source_name, unescape_md
+
+    width = min(100, shutil.get_terminal_size((100, 24)).columns)
+    lines = []
+    for line in answer.answer.splitlines():
+        line = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", r"\1", line)
+        line = re.sub(r"^_(.+)_$", r"\1", line)
+        indent = "  " if line.startswith("- ") else ""
+        lines += textwrap.wrap(unescape_md(line), width, subsequent_indent=indent) or [""]
+    if answer.citations:
+        lines += ["", "Sources"]
+        for c in answer.citations:
+            where = source_name(c) + (f", section “{c.section}”" if c.section else "")
+            lines += textwrap.wrap(f"[{c.n}] {where} ({c.letter})", width, subsequent_indent="    ")
+    if answer.nearby:
+        lines += ["", NOT_CLEARLY + ":"]
+        for c in answer.nearby:
+            lines += textwrap.wrap(f"- “{c.quote}” — {source_name(c)} ({c.letter})", width,
+                                   subsequent_indent="  ")
+    return "\n".join(lines)
 
 
 def _letters(args) -> int:
@@ -239,6 +273,15 @@ def _bench(args) -> int:
         return [int(x) for x in text.split(",") if x.strip()]
 
     one_per_line = False  # bench speed --json: one object per collection size, a line each
+    if args.bench == "ask":
+        results = _bench_ask(args)
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            for name, r in results["runs"].items():
+                print(f"{name:>28}: median {r['median']:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in r['seconds'])})")
+            print(f"{'quick / torch':>28}: {results['ratio']:.2f}")
+        return 0
     if args.bench == "scifact":
         results, show = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend)), bench.print_scifact
     elif args.bench == "speed":
@@ -277,6 +320,27 @@ def _bench(args) -> int:
     else:
         show(results)
     return 0
+
+
+def _bench_ask(args) -> dict:
+    """Wall time of `assistant ask QUESTION` in fresh processes, with the quick question model
+    and with torch (ASSISTANT_QUICK_QUESTIONS=0), alternating; medians and their ratio."""
+    import statistics
+    import subprocess
+    import time
+
+    command = [sys.executable, "-m", "assistant.cli", "ask", args.question,
+               "--index", str(args.index or default_index_dir())]
+    runs: dict[str, list[float]] = {"quick (onnxruntime)": [], "torch (sentence-transformers)": []}
+    for _ in range(args.repeats):
+        for name, quick in (("quick (onnxruntime)", "1"), ("torch (sentence-transformers)", "0")):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
+                           env={**os.environ, "ASSISTANT_QUICK_QUESTIONS": quick})
+            runs[name].append(time.perf_counter() - started)
+    medians = {k: statistics.median(v) for k, v in runs.items()}
+    return {"command": " ".join(command), "runs": {k: {"median": medians[k], "seconds": v} for k, v in runs.items()},
+            "ratio": medians["quick (onnxruntime)"] / medians["torch (sentence-transformers)"]}
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 ENV_INDEX = "ASSISTANT_INDEX"
 ENV_CORPUS = "ASSISTANT_CORPUS"
 ENV_MODEL = "ASSISTANT_MODEL"
+ENV_QUICK = "ASSISTANT_QUICK_QUESTIONS"
 
 
 def default_index_dir() -> Path:
@@ -29,6 +30,12 @@ def default_corpus_dir() -> Path:
 def default_model() -> str:
     """The embedding model name or path: ``$ASSISTANT_MODEL`` or the bundled MiniLM."""
     return os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+
+
+def quick_questions() -> bool:
+    """Embed questions with the model's cached ONNX export when there is one (default yes;
+    ``ASSISTANT_QUICK_QUESTIONS=0`` loads torch instead, e.g. to compare)."""
+    return os.environ.get(ENV_QUICK, "1").strip().lower() not in ("0", "no", "false", "off")
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,9 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model = None
         self._dim: int | None = None
+        self._max_tokens: int | None = None
+        self._quick = None  # the ONNX export for questions: None = not looked for, False = none
+        self._exported = False
 
     @property
     def model(self):
@@ -108,6 +111,10 @@ class SentenceTransformerEmbedder:
             try:
                 from sentence_transformers import SentenceTransformer
 
+                if not log.isEnabledFor(logging.INFO):  # "Loading weights" bars only with -v
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
                 self._model = SentenceTransformer(path, device=self.device)
             except Exception as exc:  # noqa: BLE001 - many library errors mean one thing here
                 raise ModelLoadError(
@@ -119,18 +126,52 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         if self._dim is None:
-            facts = None if self._model is not None else _folder_facts(self.name)
+            facts = _folder_facts(self.name) if self._model is None else None
             if facts:
-                return facts[0]
-            m = self.model
-            get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
-            self._dim = int(get())
+                self._dim, self._max_tokens = facts
+            else:
+                m = self.model
+                get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+                self._dim = int(get())
         return self._dim
 
     @property
     def max_tokens(self) -> int:
-        facts = None if self._model is not None else _folder_facts(self.name)
-        return facts[1] if facts else int(self.model.max_seq_length)
+        if self._model is None:
+            facts = _folder_facts(self.name)
+            if facts:
+                return facts[1]
+        return int(self.model.max_seq_length)
+
+    def _question_embedder(self):
+        """The cached ONNX export of this model, while torch is not loaded (a quick start for
+        questions); None once the model is loaded or when there is no export."""
+        if self._model is not None:
+            return None
+        if self._quick is None:
+            from .config import quick_questions
+            from .onnx_backend import cached_export
+
+            self._quick = (quick_questions() and cached_export(self.name)) or False
+        return self._quick or None
+
+    def _export_for_questions(self) -> None:
+        """With the model loaded anyway (indexing), save its ONNX export once, so that later
+        processes embed questions without importing torch."""
+        if self._exported:
+            return
+        self._exported = True
+        from .config import quick_questions
+
+        if not quick_questions():
+            return
+        from .onnx_backend import cached_export, export_for_questions
+
+        if cached_export(self.name) is None:
+            try:
+                export_for_questions(self.name, self.model)
+            except Exception as exc:  # noqa: BLE001 - questions then simply use torch
+                log.warning("could not save the quick question model (%s); questions will load torch", exc)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -141,10 +182,14 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        quick = self._question_embedder()
+        if quick is not None:
+            return quick.embed(texts)
         vecs = self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
+        self._export_for_questions()  # an index built before there were exports: the next run is quick
         return np.asarray(vecs, dtype=np.float32)
 
     def late_chunking_ok(self) -> bool:
@@ -200,18 +245,26 @@ class SentenceTransformerEmbedder:
                     rows.append(tokens[k][sel].mean(axis=0) if sel.any() else tokens[k][mask[k]].mean(axis=0))
                 sentences[i] = np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
         sent = np.concatenate([x for x in sentences if x is not None]) if sentences else np.zeros((0, self.dim))
+        self._export_for_questions()
         return normalise(passages), normalise(sent)
 
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
-def start_importing(backend: str | None = None) -> None:
+def start_importing(backend: str | None = None, model: str | None = None) -> None:
     """Begin importing sentence-transformers in the background (it takes seconds), so that
-    loading the index meanwhile shortens start-up; a later import simply waits for it."""
+    loading the index meanwhile shortens start-up; a later import simply waits for it.
+    Not when questions will be embedded by the model's cached ONNX export."""
     import threading
 
-    if (backend or os.environ.get("ASSISTANT_BACKEND") or "torch") == "torch":
+    from .config import default_model
+    from .onnx_backend import cached_export
+
+    from .config import quick_questions
+
+    if (backend or os.environ.get("ASSISTANT_BACKEND") or "torch") == "torch" and \
+            (not quick_questions() or cached_export(model or default_model(), load=False) is None):
         threading.Thread(target=lambda: __import__("sentence_transformers"), daemon=True,
                          name="import-sentence-transformers").start()
 

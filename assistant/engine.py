@@ -7,12 +7,12 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .answer import (NOTHING, Answer, Citation, checked_line, compose_grouped, compose_quotes, escape_md,
+from .answer import (Answer, Citation, abstention, checked_line, compose_grouped, compose_quotes, escape_md,
                      renumber, verify)
 from .chunking import clean
 from .config import default_index_dir
@@ -49,6 +49,8 @@ FOCUSED_RELATIVE = 0.80
 QUOTES_PER_LETTER = 3
 FOCUSED_QUOTES = 5
 FOCUSED_PASSAGES = 12
+#: Closest passages offered with an abstention (one per letter), marked as not clearly about it.
+NEARBY = 3
 #: How often a question looks whether another writer committed a newer state (seconds).
 REFRESH_SECONDS = 0.5
 
@@ -168,30 +170,39 @@ class Assistant:
         return self._reader.read(question)
 
     def ask(self, question: str, authority=None, since: str | None = None, until: str | None = None,
-            kind: str | None = None, query: Query | None = None, timings: dict | None = None, *,
-            judgement=None, framework: str | None = None) -> Answer:
+            kind: str | None = None, query: Query | None = None, timings: dict | None = None,
+            undated: bool | None = None, *, judgement=None, framework: str | None = None) -> Answer:
         """Answer ``question`` from the letters. Filters given here override the question's own.
 
-        ``judgement`` keeps letters with that judgement ("inadequate for help and protection"
-        or (area keys, grade)); ``framework`` those inspected under it (a key of
-        ``facts.FRAMEWORKS``); FilterError when either cannot be read. ``timings``, when
-        given, receives the seconds spent embedding the question, searching, and composing.
+        Dates filter by the letter's date, else its visit's first day; ``undated`` also checks
+        letters with neither. ``judgement`` keeps letters with that judgement ("inadequate for
+        help and protection" or (area keys, grade)); ``framework`` those inspected under it (a
+        key of ``facts.FRAMEWORKS``). Raises FilterError when a filter cannot be read (a date
+        that is not YYYY-MM-DD). ``timings``, when given, receives the seconds spent embedding
+        the question, searching, and composing.
         """
         clock = time.perf_counter()
         check_question(question)
         self.refresh()
         snap = self._snapshot
-        query = (query or self._reader.read(question)).with_filters(authority, since, until, kind)
+        query = (query or self._reader.read(question)).with_filters(authority, since, until, kind, undated)
         query = query.with_filters(judgement=judgement, framework=framework)
         if snap is None or not snap.letters:
             return self._nothing(query, "No letters are indexed yet: add letters to the corpus folder "
                                         "and run `assistant index`.", 0, 0)
+        if authority:  # names given as filters are checked against the letters too
+            covered = {a.lower(): a for a in snap.authorities()}
+            query = replace(query, authorities=tuple(covered[a.lower()] for a in query.authorities
+                                                     if a.lower() in covered),
+                            unknown_authorities=tuple(a for a in query.authorities if a.lower() not in covered))
         if query.unknown_authorities and not query.authorities:
             covered = snap.authorities()
             names = escape_md(" or ".join(query.unknown_authorities))
-            return self._nothing(query, f"There are no letters about {names}; the letters cover "
+            hints = [h for h in (_closest(n, covered) for n in query.unknown_authorities) if h]
+            hint = f"; did you mean {' or '.join(hints)}?" if hints else "."
+            return self._nothing(query, f"There are no letters about {names}{hint} The letters cover "
                                         f"{_join(covered)}.", len(snap.letters), len(covered))
-        allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind)
+        allowed = snap.letter_mask(query.authorities, query.since, query.until, query.kind, query.undated)
         allowed &= snap.fact_mask(query.framework, query.judgement)
         n_letters = int(allowed.sum())
         n_auth = snap.authority_count(allowed)
@@ -212,10 +223,12 @@ class Assistant:
         scores = snap.passage_scores(qvec, qtokens, allowed)
         t2 = time.perf_counter()
         checked = {"letters": n_letters, "authorities": n_auth}
+        if query.undated and (query.since or query.until):  # undated letters let in are counted
+            checked["undated"] = snap.undated_count(allowed)
         if query.aggregate:
             answer = self._grouped(snap, query, scores, qvec, allowed, checked)
         else:
-            answer = self._focused(snap, query, scores, qvec, checked)
+            answer = self._focused(snap, query, scores, qvec, checked, allowed)
         if timings is not None:
             end = time.perf_counter()
             timings.update(embed=t1 - t0, search=t2 - t1, compose=(end - t2) + (t0 - clock))
@@ -239,7 +252,7 @@ class Assistant:
             if s.reports or probe.want <= 0:
                 best_by_letter.setdefault(s.letter, []).append(s)
         if not best_by_letter:
-            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+            return self._abstain(snap, query, checked, allowed, scored, scored_rows)
         # an authority counts when its best letter clears the bar; then each of its letters
         # with evidence near that strength is quoted too (a cabinet report and a visit letter)
         def authority_of(letter: int) -> str:
@@ -271,13 +284,13 @@ class Assistant:
                   for name in order]
         groups = [(n, cs) for n, cs in groups if cs]
         if not groups:
-            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+            return self._abstain(snap, query, checked, allowed, scored, scored_rows)
         letters_with = len({c.letter for c in citations})
         text = compose_grouped(groups, letters_with, checked)
         return Answer(query.question, True, text, [n for n, _ in groups if n != UNRECOGNISED],
                       checked, citations, query.to_dict())
 
-    def _focused(self, snap, query, scores, qvec, checked) -> Answer:
+    def _focused(self, snap, query, scores, qvec, checked, allowed) -> Answer:
         finite = np.flatnonzero(np.isfinite(scores))
         if len(finite) > FOCUSED_PASSAGES:  # the best few without sorting them all
             finite = finite[np.argpartition(-scores[finite], FOCUSED_PASSAGES - 1)[:FOCUSED_PASSAGES]]
@@ -285,7 +298,7 @@ class Assistant:
         probe = snap.probe(query.topic, query.question)
         sents = sorted(snap.score_sentences(top, scores, qvec, probe), key=lambda s: -s.score)
         if not sents or sents[0].score < THRESHOLD:
-            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+            return self._abstain(snap, query, checked, allowed, sents, {x.row: x for x in sents})
         bar = max(THRESHOLD, FOCUSED_RELATIVE * sents[0].score)
         chosen = [s for s in sents if s.score >= bar]
         # a question after a date, a figure or a name gets the best sentence that holds one
@@ -298,7 +311,7 @@ class Assistant:
         spans = _quote_spans(snap, chosen, {x.row: x for x in sents})[:FOCUSED_QUOTES]
         citations = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])
         if not citations:
-            return self._nothing(query, NOTHING, checked["letters"], checked["authorities"])
+            return self._abstain(snap, query, checked, allowed, sents, {x.row: x for x in sents})
         if probe.kind == "date" and not any(names_a_time(c.quote) for c in citations):
             # "When will Ofsted next inspect ...?" answered with no date at all is no answer
             return self._nothing(query, NO_DATE, checked["letters"], checked["authorities"])
@@ -330,6 +343,19 @@ class Assistant:
         texts = {c.letter: snap.record(snap.path_index[c.letter]).text for c in citations}
         good = verify(citations, texts)
         return renumber(good)[0] if len(good) != len(citations) else good
+
+    def _abstain(self, snap: Snapshot, query: Query, checked: dict, allowed: np.ndarray, near: list[Scored],
+                 rows: dict[int, Scored]) -> Answer:
+        """No clear evidence: say so, naming the topic and the letters checked, and offer the
+        closest passages (one per letter), which the answer marks as not clearly about it."""
+        best: dict[int, Scored] = {}
+        for s in sorted(near, key=lambda s: -s.score):
+            best.setdefault(s.letter, s)
+        spans = _quote_spans(snap, list(best.values())[:NEARBY], rows)
+        nearby = self._checked(snap, [self._citation(snap, sp, i + 1) for i, sp in enumerate(spans)])
+        metas = [snap.letters[i]["meta"] for i in np.flatnonzero(allowed)]
+        return Answer(query.question, False, abstention(query.topic, query.authorities, metas, checked), [],
+                      checked, [], query.to_dict(), nearby=nearby)
 
     @staticmethod
     def _nothing(query: Query, message: str, letters: int, authorities: int) -> Answer:
@@ -376,6 +402,20 @@ def _quote_spans(snap: Snapshot, chosen: list[Scored], scored: dict[int, Scored]
         taken.update(range(first, last + 1))
         spans.append(QuoteSpan(first, last, s, s.score))
     return spans
+
+
+def _closest(name: str, covered: list[str]) -> str | None:
+    """The authority a mistyped name most likely means: one with letters first, else any English one."""
+    import difflib
+
+    from .authorities import ENGLISH_AUTHORITIES
+
+    for pool, cutoff in ((covered, 0.6), (ENGLISH_AUTHORITIES, 0.75)):
+        lower = {p.lower(): p for p in pool}
+        hit = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=cutoff)
+        if hit:
+            return lower[hit[0]]
+    return None
 
 
 def _join(names: list[str]) -> str:

@@ -26,7 +26,7 @@ from .errors import IndexCorruptError, IndexMismatchError, LetterError
 from .letters import MAX_PAGES, inside_folder, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from .reading import read_all
-from . import evidence
+from . import corrections, evidence
 from .facts import FACTS_VERSION
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
@@ -154,6 +154,7 @@ def _refresh_letter_facts(folder: IndexFolder, old: dict | None, entries: list[d
         return False
     for e in entries:
         e["meta"] = parse_metadata(folder.read_letter(e["sha256"]).text).to_dict()
+        e.pop("read_meta", None)  # what was read before; corrections are laid over the new reading
     return True
 
 
@@ -229,6 +230,7 @@ class _Sync:
         self.force_new = rebuild  # write a new generation even when the letters are the same
         self.last_commit = time.perf_counter()
         self.since_commit = 0  # letters embedded since the last commit
+        self.fixes = corrections.load(corpus)  # a person's corrections, laid over what was read
 
     def run(self) -> SyncReport:
         started = time.perf_counter()
@@ -341,12 +343,15 @@ class _Sync:
         kept). Returns False when nothing needed writing."""
         t0 = time.perf_counter()
         folder, old = self.folder, self.base
+        for sha, e in self.entries.items():
+            self.entries[sha] = corrections.apply(e, self.fixes.get(sha))
         ordered = list(self.entries.values())
         failed = self._failed_entries()
         current_layout = old is not None and _current_layout(old)
         if current_layout and not self.force_new and _shas(ordered) == _shas(old["letters"]):
             if old.get("failed", []) == failed and _rows(ordered) == _rows(old["letters"]) and \
-                    old.get("letter_facts") == FACTS_VERSION:
+                    old.get("letter_facts") == FACTS_VERSION and \
+                    [e["meta"] for e in ordered] == [e["meta"] for e in old["letters"]]:
                 return False  # nothing to write
             generation, files, gen_tmp = old["generation"], old["files"], None
         else:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -29,15 +30,67 @@ def _cache_root() -> Path:
     return Path(base) / "inspection-letters-assistant" / "onnx"
 
 
-def export_model(model_dir: Path, out_dir: Path, quantize: bool) -> Path:
-    """Export the transformer of the sentence-transformers model in ``model_dir`` to ONNX."""
+def _export_dir(model_dir: Path) -> Path:
+    key = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:12]
+    return _cache_root() / key
+
+
+def cached_export(model: str, *, load: bool = True):
+    """The fp32 ONNX export of ``model`` if one is cached and onnxruntime is installed: an
+    ``OnnxEmbedder`` giving the same vectors as the model (or, with ``load=False``, the path);
+    None otherwise. Nothing is exported here."""
+    import importlib.util
+
+    try:
+        model_dir = Path(resolve_model(model))
+    except ModelLoadError:
+        return None
+    path = _export_dir(model_dir) / "model.onnx"
+    if not path.exists() or not (path.parent / "tokenizer.json").exists() or \
+            importlib.util.find_spec("onnxruntime") is None or _pooling(model_dir) != "mean":
+        return None
+    if not load:
+        return path
+    embedder = OnnxEmbedder(model, threads=1)  # one question at a time: one thread starts soonest
+    embedder.name = model
+    return embedder
+
+
+def _pooling(model_dir: Path) -> str | None:
+    """"mean" when the model averages token vectors then normalises (what OnnxEmbedder does)."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+        pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    plain = kinds in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"])
+    return "mean" if plain and pooling.get("pooling_mode_mean_tokens") else None
+
+
+def export_for_questions(model: str, st_model) -> Path | None:
+    """Save the fp32 ONNX export of an already loaded sentence-transformers model (at index
+    time, when torch is loaded anyway), so later processes embed questions without torch."""
+    model_dir = Path(resolve_model(model))
+    if _pooling(model_dir) != "mean":
+        return None
+    out = _export_dir(model_dir)
+    log.info("saving %s as ONNX for quick questions in %s", model, out)
+    return export_model(model_dir, out, quantize=False, st=st_model)
+
+
+def export_model(model_dir: Path, out_dir: Path, quantize: bool, st=None) -> Path:
+    """Export the transformer of the sentence-transformers model in ``model_dir`` to ONNX
+    (``st``: the model already loaded, if it is)."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32 = out_dir / "model.onnx"
     if not fp32.exists():
-        st = SentenceTransformer(str(model_dir), device="cpu")
+        if st is None:
+            from sentence_transformers import SentenceTransformer
+
+            st = SentenceTransformer(str(model_dir), device="cpu")
         transformer = st[0].auto_model if hasattr(st[0], "auto_model") else st[0].model
         transformer.eval()
 
@@ -53,18 +106,19 @@ def export_model(model_dir: Path, out_dir: Path, quantize: bool) -> Path:
         sample = st.tokenizer(["an example sentence to trace the model"], return_tensors="pt")
         args = (sample["input_ids"], sample["attention_mask"], sample.get("token_type_ids",
                                                                          torch.zeros_like(sample["input_ids"])))
-        tmp = fp32.with_suffix(".tmp")
-        with torch.inference_mode():
+        tmp = fp32.with_suffix(f".{os.getpid()}.tmp")  # two processes may export at once
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about shapes fixed at export
             torch.onnx.export(
                 Wrapped(transformer), args, str(tmp), dynamo=False, opset_version=17,
                 input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["token_embeddings"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                               "token_type_ids": {0: "batch", 1: "seq"}, "token_embeddings": {0: "batch", 1: "seq"}},
             )
-        os.replace(tmp, fp32)
         for name in ("tokenizer.json", "sentence_bert_config.json", "config.json"):
             if (model_dir / name).exists():
                 (out_dir / name).write_bytes((model_dir / name).read_bytes())
+        os.replace(tmp, fp32)  # last: the export counts as present only when complete
     if not quantize:
         return fp32
     int8 = out_dir / "model.int8.onnx"
@@ -98,8 +152,7 @@ class OnnxEmbedder:
         if not (model_dir / "tokenizer.json").exists():
             raise ModelLoadError(f"{model_dir} has no tokenizer.json; the ONNX backend needs a local "
                                  "sentence-transformers folder with a fast tokenizer")
-        key = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:12]
-        out = _cache_root() / key
+        out = _export_dir(model_dir)
         path = out / ("model.int8.onnx" if self.quantize else "model.onnx")
         if not path.exists():
             log.warning("exporting %s to ONNX (once; cached in %s)", self.base_name, out)

@@ -49,6 +49,7 @@ class Query:
     until: str | None = None
     kind: str | None = None
     aggregate: bool = False
+    undated: bool = False  # under a date filter, also check letters with no date
     #: what the question asks of the letters' facts ("lead", "when", "judgement", "previous"),
     #: with the judgement areas and grade it names (see facts.read_question)
     fact: str | None = None
@@ -68,7 +69,8 @@ class Query:
         parts = [f"topic: {self.topic or '(none)'}"]
         parts.append("authorities: " + (", ".join(self.authorities + self.unknown_authorities) or "all"))
         if self.since or self.until:
-            parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
+            parts.append(f"dated {self.since or '…'} to {self.until or '…'}"
+                         + (", undated letters too" if self.undated else ", undated letters left out"))
         if self.kind:
             parts.append(f"kind: {self.kind}")
         if self.framework:
@@ -81,15 +83,21 @@ class Query:
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
-    def with_filters(self, authority=None, since=None, until=None, kind=None, *, judgement=None,
+    def with_filters(self, authority=None, since=None, until=None, kind=None, undated=None, *, judgement=None,
                      framework=None) -> "Query":
         """Explicit filters (from the CLI, API or app) override what the question said.
 
         ``judgement`` is (area keys, grade) or text such as "inadequate for help and
         protection"; ``framework`` a key of facts.FRAMEWORKS. Raises FilterError for either
-        when it cannot be read.
+        when it cannot be read, for a date that is not YYYY-MM-DD, or a range that ends
+        before it starts.
         """
         q = self
+        since, until = parse_day(since, "From"), parse_day(until, "To")
+        if since and until and since > until:
+            raise FilterError(f"the dates run backwards (from {since} to {until}); swap them")
+        if undated is not None:
+            q = replace(q, undated=bool(undated))
         if authority:
             names = (authority,) if isinstance(authority, str) else tuple(authority)
             q = replace(q, authorities=tuple(names), unknown_authorities=(),
@@ -110,6 +118,25 @@ class Query:
                 raise FilterError(f"unknown framework {framework!r}; write one of {', '.join(facts.FRAMEWORKS)}")
             q = replace(q, framework=framework)
         return q
+
+
+def parse_day(value, label: str = "date") -> str | None:
+    """A filter date as YYYY-MM-DD (a ``datetime.date``/``datetime`` is accepted too); None when empty.
+
+    Raises FilterError saying what to type instead: nothing is silently ignored.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    text = str(value).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text[:10]) or text[10:].strip(" T0:"):
+            raise ValueError
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise FilterError(f"{label}: “{text}” is not a date; use YYYY-MM-DD, for example 2019-06-01 "
+                          "(or pick it from the calendar)") from None
 
 
 class QuestionReader:

@@ -114,8 +114,9 @@ class Snapshot:
     def passage_vectors(self, passages: np.ndarray) -> np.ndarray:
         return np.asarray(self.dense.vectors[passages], dtype=np.float32)
 
-    def letter_mask(self, authorities=(), since=None, until=None, kind=None) -> np.ndarray:
-        """Which letters pass the filters. A letter matches a date range by its date or a visit date."""
+    def letter_mask(self, authorities=(), since=None, until=None, kind=None, undated=False) -> np.ndarray:
+        """Which letters pass the filters. A letter's date is the one it bears, else its visit's
+        first day; a letter with neither passes a date filter only when ``undated``."""
         keep = np.ones(len(self.letters), dtype=bool)
         if authorities:
             keep &= np.isin(self._authority_keys, [a.lower() for a in authorities])
@@ -123,10 +124,13 @@ class Snapshot:
             keep &= self._kinds == kind
         if since or until:
             for i in np.flatnonzero(keep):
-                meta = self.letters[i]["meta"]
-                dates = [d for d in [meta.get("date"), *(meta.get("visit_dates") or [])] if d]
-                keep[i] = any((not since or d >= since) and (not until or d <= until) for d in dates)
+                d = letter_date(self.letters[i]["meta"])
+                keep[i] = undated if d is None else (not since or d >= since) and (not until or d <= until)
         return keep
+
+    def undated_count(self, letters: np.ndarray) -> int:
+        """How many of ``letters`` (a mask) have no date at all."""
+        return sum(letter_date(self.letters[i]["meta"]) is None for i in np.flatnonzero(letters))
 
     def authority_count(self, letters: np.ndarray) -> int:
         """How many authorities the ``letters`` (a mask) are about (letters with none count as one)."""
@@ -307,6 +311,12 @@ class Snapshot:
                 found += np.bincount(row_of[:-1][hit], minlength=n) > 0
             cover = 0.8 * cover + 0.2 * found / len(pairs)
         return cover ** evidence.WORD_POWER
+
+
+def letter_date(meta: dict) -> str | None:
+    """The date filters go by: the letter's own date, else the first day of its visit."""
+    visits = meta.get("visit_dates") or []
+    return meta.get("date") or (min(visits) if visits else None)
 
 
 def passage_layout(rows: np.ndarray, n_letters: int, n_sentences: int) -> tuple[np.ndarray, np.ndarray]:

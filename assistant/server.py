@@ -110,13 +110,17 @@ def serve(assistant, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860,
           max_upload_mb: int = 50, block: bool = True):
     """Launch the Gradio app for an open assistant. With ``block=False`` returns the running app
     (its address is ``app.local_url``; stop it with ``app.close()``)."""
-    from .webapp import CSS, build_app
+    from .webapp import CSS, JS, build_app
 
     app = build_app(assistant, Path(corpus), max_upload_mb=max_upload_mb)
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
     app.launch(
         server_name=host, server_port=port, share=False, auth=auth, max_file_size=f"{max_upload_mb}mb",
-        enable_monitoring=False, show_error=False, css=CSS, prevent_thread_lock=not block, quiet=False,
+        enable_monitoring=False, show_error=False, css=CSS, js=JS, prevent_thread_lock=True, quiet=True,
         footer_links=["api"], allowed_paths=[], mcp_server=False, head=BUSY_JS,
     )
+    # quiet=True: Gradio's own lines include a hint about public share links, which are never made
+    print(f"Open {app.local_url} in a browser (Ctrl-C to stop).", flush=True)
+    if block:
+        app.block_thread()
     return app

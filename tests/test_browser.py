@@ -1,62 +1,269 @@
-"""A real browser (headless Chromium) asks the example question and opens a quote in its letter."""
+"""A real browser (headless Chromium, Debian's /usr/bin/chromium driven by Playwright) uses the
+web chat as an analyst does: clickable citations, the original page, the Letters tab, filters,
+history across reloads, downloads, and the phone-width layout."""
 
+import csv
+import io
+import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from conftest import CORPUS, free_port
+from conftest import CORPUS, DATA, LETTERS, FakeEmbedder, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The README's pictures are written to docs/ only when asked (ASSISTANT_UPDATE_PICTURES=1),
+#: so a test run leaves the working tree as it was.
+PICTURES = DOCS if os.environ.get("ASSISTANT_UPDATE_PICTURES") == "1" else ARTIFACTS
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CITE = "#chat a[href*='#q=']"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")]
 
 
 @pytest.fixture(scope="module")
-def page(real_assistant):
+def browser():
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def real_url(real_assistant):
+    """The five letters with the real model (read only)."""
     from assistant.server import serve
 
     app = serve(real_assistant, CORPUS, port=free_port(), block=False)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.goto(app.local_url, wait_until="load")
-        pg.locator("#chat").wait_for(timeout=30_000)
-        yield pg
-        browser.close()
+    yield app.local_url
     app.close()
 
 
-def test_example_question_answers_and_opens_the_letter(page):
-    page.get_by_text("Which authorities had weak contingency planning?").first.click()
-    page.get_by_text("Checked 5 letters from 4 authorities").first.wait_for(timeout=60_000)
-    chat = page.locator("#chat").inner_text()
-    for name in ("Wolverhampton", "Wakefield", "Dudley"):
-        assert name in chat
-    assert "contingency" in chat
-    choices = page.locator("#citations label")
-    choices.first.wait_for(timeout=20_000)
-    assert choices.count() >= 3
-    choices.first.click()
-    mark = page.locator("#letter-view mark.current")
+@pytest.fixture(scope="module")
+def managed(tmp_path_factory):
+    """A writable letters folder (the five letters and a real PDF report), quick fake vectors."""
+    from assistant.engine import Assistant
+    from assistant.indexing import sync
+    from assistant.server import serve
+
+    base = tmp_path_factory.mktemp("managed")
+    corpus = base / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    shutil.copy(DATA / "cheshire-west-2019.pdf", corpus / "cheshire-west-2019.pdf")
+    emb = FakeEmbedder()
+    sync(corpus, base / "index", emb, progress=False)
+    assistant = Assistant.open(base / "index", embedder=emb)
+    app = serve(assistant, corpus, port=free_port(), block=False)
+    yield app.local_url, corpus, assistant
+    app.close()
+
+
+def open_page(browser, url, width=1400, height=1000):
+    ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.goto(url, wait_until="load")
+    pg.locator("#chat").wait_for(timeout=30_000)
+    return pg
+
+
+def ask(pg, question, wait_for):
+    pg.locator("#question textarea").fill(question)
+    pg.locator("#ask").click()
+    pg.locator("#chat").get_by_text(wait_for).first.wait_for(timeout=60_000)
+
+
+def test_clicking_a_citation_opens_its_letter_at_the_quote(browser, real_url):
+    pg = open_page(browser, real_url)
+    ask(pg, "Which authorities had weak contingency planning?", "Checked 5 letters from 4 authorities")
+    chat = pg.locator("#chat").inner_text()
+    sources = pg.locator("#chat li").filter(has_text=re.compile(r"^\[\d+\] ")).all_inner_texts()
+    assert len(sources) >= 3 and "000_" not in chat  # sources named, not by file
+    assert re.match(r"\[2\] \w+ · (focused|monitoring) visit · \d+ \w{3} \d{4}", sources[1])
+    quotes = re.findall(r"“([^”]+)”", chat)
+    assert quotes and all(chat.count(q) == 1 for q in quotes)  # each quote once
+    # the new answer is shown from its start
+    top = pg.evaluate("() => { const b = [...document.querySelectorAll('#chat .bot-row')].pop(); "
+                      "const c = b.closest('.bubble-wrap') || b.parentElement; "
+                      "return b.getBoundingClientRect().top - c.getBoundingClientRect().top; }")
+    assert top > -40
+    pg.locator(CITE).filter(has_text="[2]").first.click()
+    mark = pg.locator("#letter-view mark.current")
     mark.wait_for(timeout=20_000)
-    assert "contingency" in mark.inner_text()
+    assert pg.locator("#letter-head").inner_text() == sources[1][4:]
+    assert mark.inner_text().strip() in chat and "contingency" in mark.inner_text()
     assert mark.is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
-    assert (ARTIFACTS / "answer.png").stat().st_size > 10_000
+    pg.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
+    pg.evaluate("() => window.scrollTo(0, 0)")
+    pg.screenshot(path=str(PICTURES / "screenshot.png"))  # the README's picture
+    pg.context.close()
 
 
-def test_follow_up_reuses_the_topic(page):
-    box = page.locator("#question textarea")
-    box.fill("what about Wirral?")
-    page.locator("#ask").click()
-    page.get_by_text("authorities: Wirral").first.wait_for(timeout=60_000)
-    reading = page.locator("#reading").inner_text()
+def test_the_original_page_of_a_pdf_shows_the_quote_marked(browser, managed):
+    url, _, _ = managed
+    pg = open_page(browser, url)
+    ask(pg, "What did inspectors say about supervision in Cheshire West and Chester?", "Checked 1 letter")
+    pg.locator(CITE).first.click()
+    pg.locator("#letter-view mark.current").wait_for(timeout=20_000)
+    assert "Cheshire West" in pg.locator("#letter-head").inner_text()
+    pg.get_by_role("tab", name="Original page").click()
+    image = pg.locator("#page-image")
+    image.wait_for(timeout=20_000)
+    assert "the quote is marked" in pg.locator("#page-caption").inner_text()
+    assert pg.evaluate("() => document.querySelector('#page-image').naturalWidth") > 800
+    caption = pg.locator("#page-caption").inner_text()
+    page_no = int(re.search(r"page (\d+) of 11", caption).group(1))
+    pg.locator("#next-page").click()
+    pg.get_by_text(f"page {page_no + 1} of 11").wait_for(timeout=20_000)
+    pg.screenshot(path=str(ARTIFACTS / "page.png"))
+    pg.context.close()
+
+
+def test_letters_tab_after_upload_and_reload(browser, managed, tmp_path):
+    url, corpus, assistant = managed
+    letter = tmp_path / "sefton-visit.txt"
+    letter.write_text((CORPUS / LETTERS["wirral"]).read_text(encoding="utf-8").replace("Wirral", "Sefton"),
+                      encoding="utf-8")
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Letters").click()
+    pg.locator("#upload input[type=file]").set_input_files(str(letter))
+    pg.locator("#add").click()
+    pg.locator("#letters-report").get_by_text("sefton-visit.txt: saved").wait_for(timeout=60_000)
+    pg.reload()
+    pg.locator("#chat").wait_for(timeout=30_000)
+    pg.get_by_role("tab", name="Letters").click()
+    pg.locator("#letters-table").get_by_text("sefton-visit.txt").wait_for(timeout=20_000)
+    count = len(assistant.letters())  # the other tests here add and remove letters too
+    assert any(e["path"] == "sefton-visit.txt" for e in assistant.letters())
+    pg.locator("#letters-summary").get_by_text(f"{count} letters indexed").wait_for(timeout=20_000)
+    # sortable: newest letter first from the date column's menu
+    header = pg.locator("#letters-table").get_by_role("columnheader").filter(has_text="date").first
+    header.hover()
+    header.get_by_role("button", name="Open cell menu").click()
+    pg.get_by_text(re.compile("sort descending", re.I)).first.click()
+    rows = pg.locator("#letters-table").get_by_role("row").filter(visible=True).all_inner_texts()
+    firsts = [re.findall(r"\d{4}-\d\d-\d\d", r)[0] for r in rows if re.search(r"\d{4}-\d\d-\d\d", r)]
+    assert len(firsts) >= 5 and firsts[0] == max(firsts)
+    pg.get_by_role("tab", name="Ask").click()
+    pg.locator("#filters").get_by_text("Filters").first.click()
+    pg.locator("#f-authority input").click()
+    assert pg.get_by_role("option", name="Sefton").count() == 1
+    pg.context.close()
+
+
+def test_an_open_letters_tab_follows_a_sync_it_did_not_start(browser, managed):
+    """A letter dropped into the folder (the watcher syncs it) shows without a reload."""
+    url, corpus, assistant = managed
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Letters").click()
+    pg.locator("#letters-table").get_by_text(LETTERS["wirral"]).first.wait_for(timeout=20_000)
+    (corpus / "knowsley-visit.txt").write_text(
+        (CORPUS / LETTERS["wirral"]).read_text(encoding="utf-8").replace("Wirral", "Knowsley"), encoding="utf-8")
+    assistant.sync(corpus, progress=False)  # what the folder watcher does
+    pg.locator("#letters-table").get_by_text("knowsley-visit.txt").wait_for(timeout=20_000)
+    pg.context.close()
+
+
+def test_correct_then_remove_a_letter(browser, managed):
+    url, corpus, _ = managed
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Letters").click()
+    pg.locator("#letters-table").get_by_text(LETTERS["dudley"]).filter(visible=True).first.click()  # the row picks the letter
+    pg.wait_for_function("() => document.querySelector('#c-authority input, #c-authority textarea').value "
+                         "=== 'Dudley'", timeout=20_000)
+    date = pg.locator("#c-date input, #c-date textarea").first
+    date.fill("2019-02-05")
+    pg.locator("#save-correction").click()
+    pg.locator("#letters-report").get_by_text("date “2019-02-05”").wait_for(timeout=30_000)
+    row = pg.locator("#letters-table").get_by_role("row").filter(has_text=LETTERS["dudley"]).filter(visible=True).first
+    expect(row).to_contain_text("2019-02-05")
+    assert re.search(r"2019-02-05.*\bdate\b", row.inner_text(), re.S)  # shown as corrected
+    # the correction is what filters and answers use
+    pg.get_by_role("tab", name="Ask").click()
+    ask(pg, "What did inspectors say about Dudley's assessments?", "Dudley · focused visit · 5 Feb 2019")
+    # remove it, confirming the dialog
+    pg.get_by_role("tab", name="Letters").click()
+    asked = []
+    pg.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+    pg.locator("#remove").click()
+    pg.locator("#letters-report").get_by_text("Removed").wait_for(timeout=30_000)
+    assert LETTERS["dudley"] in asked[0] and "not deleted" in asked[0]
+    assert pg.locator("#letters-table").get_by_text(LETTERS["dudley"]).count() == 0
+    assert not (corpus / LETTERS["dudley"]).exists()
+    assert list((corpus / ".removed").rglob(LETTERS["dudley"]))  # kept, recoverable
+    pg.context.close()
+
+
+def test_an_invalid_date_is_shown_as_an_error(browser, real_url):
+    pg = open_page(browser, real_url)
+    pg.locator("#filters").get_by_text("Filters").first.click()
+    pg.locator("#f-since input").first.fill("June 2019")
+    ask_box = pg.locator("#question textarea")
+    ask_box.fill("What did inspectors say about assessments?")
+    pg.locator("#ask").click()
+    pg.locator("#reading").get_by_text("is not a date").wait_for(timeout=30_000)
+    assert "YYYY-MM-DD" in pg.locator("#reading").inner_text()
+    assert "inspectors say about assessments" not in pg.locator("#chat").inner_text()  # nothing answered
+    pg.context.close()
+
+
+def test_history_is_kept_across_a_reload_and_downloads_wait_for_an_answer(browser, real_url):
+    pg = open_page(browser, real_url)
+    assert not pg.locator("#download-md").is_enabled() and not pg.locator("#download-csv").is_enabled()
+    ask(pg, "How long was the CAMHS waiting list in Wirral?", "Checked 1 letter")
+    pg.reload()
+    pg.locator("#chat").get_by_text("The waiting list is eight months").wait_for(timeout=30_000)
+    assert "How long was the CAMHS waiting list in Wirral?" in pg.locator("#chat").inner_text()
+    assert pg.locator("#download-md").is_enabled()
+    pg.context.close()
+
+
+def test_csv_download_has_a_row_per_citation(browser, real_url):
+    pg = open_page(browser, real_url)
+    pg.get_by_text("Which authorities had weak contingency planning?").first.click()  # an example
+    pg.locator("#chat").get_by_text("Checked 5 letters from 4 authorities").first.wait_for(timeout=60_000)
+    chat = pg.locator("#chat").inner_text()
+    with pg.expect_download() as info:
+        pg.locator("#download-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert len(rows) == pg.locator("#chat li").filter(has_text=re.compile(r"^\[\d+\] ")).count() >= 3
+    assert {r["authority"] for r in rows} == {"Wolverhampton", "Wakefield", "Dudley"}
+    for r in rows:
+        assert r["quote"] in chat and r["letter"].endswith(".txt") and re.match(r"\d{4}-\d\d-\d\d", r["date"])
+    pg.context.close()
+
+
+def test_phone_width_shows_question_and_answer_first(browser, real_url):
+    pg = open_page(browser, real_url, width=390, height=844)
+    ask(pg, "How long was the CAMHS waiting list in Wirral?", "Checked 1 letter")
+    box, chat, viewer = (pg.locator(s).bounding_box() for s in ("#question", "#chat", "#viewer"))
+    assert chat["y"] < box["y"] < viewer["y"]  # the answer and the question come before the letter
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and chat["width"] <= 390
+    assert pg.evaluate("() => document.documentElement.scrollWidth") <= 392  # no sideways scrolling
+    pg.evaluate("() => window.scrollTo(0, 0)")
+    PICTURES.mkdir(exist_ok=True)
+    pg.screenshot(path=str(PICTURES / "phone.png"))
+    assert (PICTURES / "phone.png").stat().st_size > 10_000
+    pg.context.close()
+
+
+def test_follow_up_reuses_the_topic(browser, real_url):
+    pg = open_page(browser, real_url)
+    ask(pg, "Which authorities had weak contingency planning?", "Checked 5 letters from 4 authorities")
+    pg.locator("#question textarea").fill("what about Wirral?")
+    pg.locator("#ask").click()
+    pg.get_by_text("authorities: Wirral").first.wait_for(timeout=60_000)
+    reading = pg.locator("#reading").inner_text()
     assert "contingency" in reading and "Wirral" in reading
+    chat = pg.locator("#chat").inner_text()
+    assert "nothing clearly about" in chat and "Checked 1 letter: Wirral" in chat  # names topic and letter
+    pg.context.close()

@@ -42,3 +42,26 @@ def test_unknown_backend_is_a_clear_error():
 
     with pytest.raises(ValueError, match="torch, onnx, onnx-int8"):
         load_embedder(backend="tpu")
+
+
+@pytest.mark.slow
+def test_questions_are_embedded_without_torch_and_match_it(torch_embedder, tmp_path, monkeypatch):
+    """Indexing saves an ONNX export; a fresh embedder then embeds questions with it (torch not
+    loaded) and the vectors agree with torch's on the check questions."""
+    import json
+
+    from assistant.embedding import SentenceTransformerEmbedder
+    from conftest import QUESTIONS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = SentenceTransformerEmbedder(torch_embedder.name)
+    assert fresh._question_embedder() is None  # no export yet: questions would load torch
+    torch_embedder._exported = False
+    torch_embedder.embed_spans(TEXTS, SPANS)  # indexing: the export is saved as a side effect
+    assert list(tmp_path.rglob("model.onnx"))
+    fresh = SentenceTransformerEmbedder(torch_embedder.name)
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    quick = fresh.embed(questions)
+    assert fresh._model is None and fresh.dim == 384  # answered without loading the model
+    cosines = (quick * torch_embedder.model.encode(questions, normalize_embeddings=True)).sum(axis=1)
+    assert cosines.min() > 0.9999

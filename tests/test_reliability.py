@@ -332,10 +332,14 @@ def test_a_question_that_is_not_text_gets_a_clear_error(fake_assistant, question
 
 
 def test_echoed_filters_are_escaped(fake_assistant):
-    ans = fake_assistant.ask("[x](javascript:alert(1)) <b>plans</b>", authority="Nowhere")
+    # an authority filter naming no indexed authority is answered "no letters about ..." (it
+    # echoes the name), so the filters that match nothing here are real ones
+    ans = fake_assistant.ask("[x](javascript:alert(1)) <b>plans</b>", authority="Dudley", since="2030-01-01")
     assert "No indexed letter matches these filters" in ans.answer
     assert "[x](javascript" not in ans.answer and "<b>" not in ans.answer
     assert r"\[x\]\(javascript:alert\(1\)\)" in ans.answer
+    ans = fake_assistant.ask("plans", authority="[x](javascript:alert(1))")
+    assert "no letters about" in ans.answer and "[x](javascript" not in ans.answer
 
 
 # ---------------------------------------------------------------- deletions before additions
