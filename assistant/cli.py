@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_args(b, synthetic=False)
     b.add_argument("--keep", type=Path, help="build the index in KEEP and keep it (a later run reuses it and "
                                              "measures questions only)")
+
+    p = sub.add_parser("train", help="train a learned part on labelled data")
+    tsub = p.add_subparsers(dest="part", required=True)
+    t = tsub.add_parser("judge", help="the evidence judge, from data/judge (figures cross-validated by authority)")
+    t.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
+    t.add_argument("--out", type=Path, default=None, help="where to write the model (.npz); default: only print figures")
+    t.add_argument("--model", default=None)
     return ap
 
 
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
-                "letters": _letters}[args.command](args)
+                "letters": _letters, "train": _train}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -341,6 +348,19 @@ def _bench_ask(args) -> dict:
     medians = {k: statistics.median(v) for k, v in runs.items()}
     return {"command": " ".join(command), "runs": {k: {"median": medians[k], "seconds": v} for k, v in runs.items()},
             "ratio": medians["quick (onnxruntime)"] / medians["torch (sentence-transformers)"]}
+
+
+def _train(args) -> int:
+    from .embedding import load_embedder
+    from .training import agreement, train_judge
+
+    figures, _ = train_judge(args.data, args.out, load_embedder(args.model))
+    for name, n, observed, kappa in agreement(args.data):
+        print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
+    print("\n".join(figures.lines()))
+    if args.out:
+        print(f"model written to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":

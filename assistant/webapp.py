@@ -281,13 +281,13 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         message = (message or "").strip()
         history = list(history or [])
         if not message:
-            return history, previous, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return history, previous, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             query = follow_up(assistant.read(message), Query(**previous) if previous else None)
         except QuestionError as exc:  # too long, not text: said in the chat
             history += [{"role": "user", "content": escape_md(message[:300])},
                         {"role": "assistant", "content": escape_md(str(exc))}]
-            return history, previous, gr.skip(), "", gr.skip(), gr.skip()
+            return history, previous, gr.skip(), "", gr.skip(), gr.skip(), ""
         try:
             ans = assistant.ask(message, authority=authorities or None, since=since, until=until,
                                 kind=kind or None, undated=bool(undated), query=query,
@@ -295,14 +295,14 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         except AssistantError as exc:  # a filter that cannot be used: say so, keep the question
             gr.Warning(str(exc))
             return history, previous, gr.skip(), f"**Cannot use the filters:** {escape_md(str(exc))}", \
-                gr.skip(), gr.skip()
+                gr.skip(), gr.skip(), gr.skip()
         history += [{"role": "user", "content": escape_md(message)},
                     {"role": "assistant", "content": render_answer(ans, assistant.letters())}]
         reading = "**How I read it:** " + escape_md(Query(**ans.query).describe() if ans.query else "")
         md, csv = _answer_files(ans)
         saved = {"history": history, "previous": ans.query or None, "md": ans.to_markdown(), "csv": ans.to_csv()}
         return (history, ans.query or None, saved, reading, gr.update(value=md, interactive=True),
-                gr.update(value=csv, interactive=True))
+                gr.update(value=csv, interactive=True), "")
 
     def restore(saved):
         """A reload: the conversation and its last answer's downloads come back from the browser."""
@@ -490,18 +490,20 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
 
         everywhere = [seen, table, f_auth, pick, letters_summary, report]
         inputs = [box, chatbot, previous, saved, f_auth, f_since, f_until, f_undated, f_kind, f_judged, f_framework]
-        outputs = [chatbot, previous, saved, reading, download_md, download_csv]
+        # the question box is emptied in the same update as the answer (a separate step after it
+        # could empty a question typed meanwhile); kept when the filters cannot be used
+        outputs = [chatbot, previous, saved, reading, download_md, download_csv, box]
         raw_dates = RAW_DATES.replace("SINCE", str(inputs.index(f_since))).replace("UNTIL", str(inputs.index(f_until)))
         for trigger in (send.click, box.submit):
             trigger(respond, inputs, outputs, api_visibility="private", js=raw_dates).then(
-                lambda: "", None, box, api_visibility="private").then(None, None, None, js=SCROLL_TO_ANSWER)
+                None, None, None, js=SCROLL_TO_ANSWER)
 
         def pick_example(evt: gr.SelectData) -> str:
             return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value)
 
         chatbot.example_select(pick_example, None, box, api_visibility="private").then(
             respond, inputs, outputs, api_visibility="private", js=raw_dates).then(
-            lambda: "", None, box, api_visibility="private").then(None, None, None, js=SCROLL_TO_ANSWER)
+            None, None, None, js=SCROLL_TO_ANSWER)
         forget.click(clear_history, None, [chatbot, previous, saved, reading, download_md, download_csv],
                      api_visibility="private")
         cite_open.click(show_quote, cite_target, [view, viewer, page_view], api_visibility="private").then(

@@ -1,0 +1,282 @@
+"""Training and checking the evidence judge on the labelled sentences in ``data/judge``.
+
+``assistant train judge`` reads the labels (see data/judge/README.md), embeds each labelled
+sentence in its context with the bundled model, and fits two small parts:
+
+- a stance model: does a sentence report a weakness, a strength, both, or neither of what it
+  is about (multinomial logistic regression over the sentence's vector);
+- a relevance model: is the sentence about what the question asks (logistic regression over
+  the question-sentence similarities).
+
+A sentence answers a question with the polarity asked when it is relevant and its stance is
+the one asked. Figures are cross-validated by authority (no authority is trained and tested
+on at once); the model written at the end is trained on every label.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STANCES = ("w", "s", "m", "n")
+QUESTION_KINDS = ("weak", "strong", "mention")
+FOLDS = 6
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One labelled candidate sentence."""
+
+    id: str
+    authority: str
+    report: str
+    topic: str
+    sentence: str
+    context: str
+    label: str
+
+
+def load_labels(data: Path) -> list[Labelled]:
+    """Every candidate that has a label (the first labelling; ``labels/overlap`` is for agreement)."""
+    labels = {}
+    for path in sorted((data / "labels").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            labels[row["id"]] = row["label"]
+    out = []
+    for path in sorted((data / "candidates").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            c = json.loads(line)
+            if c["id"] in labels:
+                out.append(Labelled(c["id"], c["authority"], c["report"], c["topic"], c["sentence"],
+                                    c.get("context") or "", labels[c["id"]]))
+    return out
+
+
+def agreement(data: Path) -> list[tuple[str, int, float, float]]:
+    """Per file doubly labelled in ``labels/overlap`` and over all of them: (name, items, raw
+    agreement, Cohen's kappa) between the two labellings."""
+    def kappa(pairs):
+        observed = sum(x == y for x, y in pairs) / len(pairs)
+        ca, cb = Counter(x for x, _ in pairs), Counter(y for _, y in pairs)
+        expected = sum(ca[k] * cb[k] for k in ca) / len(pairs) ** 2
+        return observed, (observed - expected) / (1 - expected) if expected < 1 else 1.0
+
+    out, every = [], []
+    for path in sorted((data / "labels" / "overlap").glob("*.jsonl")):
+        first = {json.loads(x)["id"]: json.loads(x)["label"]
+                 for x in (data / "labels" / path.name).read_text(encoding="utf-8").splitlines()}
+        pairs = [(first[r["id"]], r["label"]) for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+                 if r["id"] in first]
+        if pairs:
+            out.append((path.stem, len(pairs), *kappa(pairs)))
+            every += pairs
+    if len(out) > 1:
+        out.append(("all", len(every), *kappa(every)))
+    return out
+
+
+def questions_of(topics: list[dict]) -> dict[tuple[str, str], str]:
+    """(topic, kind) -> question text: each stance topic's weakness and strength questions and a
+    "which letters mention" question; each mention topic's own."""
+    out = {}
+    for t in topics:
+        for kind in QUESTION_KINDS:
+            if kind in t:
+                out[(t["topic"], kind)] = t[kind]
+        if "mention" not in t:
+            out[(t["topic"], "mention")] = f"Which letters mention {t['describe']}?"
+    return out
+
+
+def answers(label: str, kind: str) -> bool:
+    """Whether a sentence with ``label`` answers a question of ``kind`` with the polarity asked."""
+    if kind == "mention":
+        return label != "o"
+    return label in (("w", "m") if kind == "weak" else ("s", "m"))
+
+
+def opposes(label: str, kind: str) -> bool:
+    return kind != "mention" and label == ("s" if kind == "weak" else "w")
+
+
+def folds_by_authority(items: list[Labelled], k: int = FOLDS) -> np.ndarray:
+    """A fold number per item; each authority in one fold, folds of similar size."""
+    sizes = Counter(x.authority for x in items)
+    load = [0] * k
+    fold_of = {}
+    for name, n in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        f = int(np.argmin(load))
+        fold_of[name] = f
+        load[f] += n
+    return np.array([fold_of[x.authority] for x in items])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, classes: int, l2: float = 1.0, balanced: bool = True,
+                 steps: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression by L-BFGS (scipy); returns (weights, bias)."""
+    from scipy.optimize import minimize
+
+    n, d = x.shape
+    counts = np.bincount(y, minlength=classes).astype(float)
+    w_class = n / (classes * np.maximum(counts, 1)) if balanced else np.ones(classes)
+    sample = w_class[y]
+    onehot = np.eye(classes)[y]
+
+    def loss(theta):
+        w, b = theta[: d * classes].reshape(d, classes), theta[d * classes:]
+        p = _softmax(x @ w + b)
+        value = -(sample * np.log(np.maximum((p * onehot).sum(1), 1e-12))).sum() / n + 0.5 * l2 * (w ** 2).sum() / n
+        grad_z = (p - onehot) * sample[:, None] / n
+        return value, np.concatenate([(x.T @ grad_z + l2 * w / n).ravel(), grad_z.sum(0)])
+
+    res = minimize(loss, np.zeros(d * classes + classes), jac=True, method="L-BFGS-B",
+                   options={"maxiter": steps})
+    return res.x[: d * classes].reshape(d, classes), res.x[d * classes:]
+
+
+@dataclass
+class Figures:
+    """What cross-validation by authority measured."""
+
+    stance_accuracy: float
+    polarity_flips: float  # weakness read as strength or the reverse, among w/s sentences
+    balanced_accuracy: float  # per (question, report): does the report say so?
+    recall: float
+    specificity: float
+    opposite_listed: float  # of the reports listed, the share whose report says the opposite
+    per_kind: dict
+    pairs: int
+    reports: int
+    authorities: int
+
+    def lines(self) -> list[str]:
+        out = [f"stance accuracy {self.stance_accuracy:.3f}; weakness/strength flips {self.polarity_flips:.3f}",
+               f"per (question, report), {self.pairs} pairs over {self.reports} reports of {self.authorities} "
+               f"authorities: balanced accuracy {self.balanced_accuracy:.3f} (recall {self.recall:.3f}, "
+               f"specificity {self.specificity:.3f}); listed whose report says the opposite "
+               f"{self.opposite_listed:.3f}"]
+        out += [f"  {k}: balanced accuracy {v:.3f}" for k, v in self.per_kind.items()]
+        return out
+
+
+def report_figures(items: list[Labelled], kinds: list[str], yes_prob: np.ndarray,
+                   threshold: float) -> tuple[float, float, float, float, dict, int]:
+    """Report-level figures from per-(sentence, question) probabilities of answering."""
+    best: dict = defaultdict(float)
+    gold: dict = defaultdict(lambda: "silent")
+    for x, kind, p in zip(items, kinds, yes_prob):
+        key = (x.topic, kind, x.report)
+        best[key] = max(best[key], float(p))
+        if answers(x.label, kind):
+            gold[key] = "says"
+        elif opposes(x.label, kind) and gold[key] != "says":
+            gold[key] = "opposite"
+    keys = list(best)
+    listed = np.array([best[k] >= threshold for k in keys])
+    says = np.array([gold[k] == "says" for k in keys])
+
+    def balanced(sel):
+        l, s = listed[sel], says[sel]
+        rec = (l & s).sum() / max(1, s.sum())
+        spec = (~l & ~s).sum() / max(1, (~s).sum())
+        return 0.5 * (rec + spec), rec, spec
+
+    bal, rec, spec = balanced(np.ones(len(keys), bool))
+    opposite = sum(1 for k, l in zip(keys, listed) if l and gold[k] == "opposite") / max(1, listed.sum())
+    per_kind = {kind: balanced(np.array([k[1] == kind for k in keys]))[0] for kind in QUESTION_KINDS}
+    return bal, rec, spec, opposite, per_kind, len(keys)
+
+
+def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
+    """Each sentence's vector read in the context of the sentence before it (as the index
+    reads a sentence in its passage)."""
+    from .embedding import embed_with_sentences
+
+    texts, spans = [], []
+    for x in items:
+        pre = f"{x.context} " if x.context else ""
+        texts.append(pre + x.sentence)
+        spans.append([(len(pre), len(pre) + len(x.sentence))])
+    return embed_with_sentences(embedder, texts, spans)[1]
+
+
+def relevance_features(similarity: np.ndarray) -> np.ndarray:
+    """What the relevance model reads of a question-sentence cosine."""
+    s = np.asarray(similarity, dtype=np.float64)
+    return np.stack([s, s * s], axis=-1)
+
+
+def yes_probability(relevant: np.ndarray, stance: np.ndarray, kind: str) -> np.ndarray:
+    """P(the sentence answers with the polarity asked) from P(relevant) and stance probabilities
+    over STANCES (weakness, strength, mixed, neither)."""
+    if kind == "mention":
+        return relevant
+    w, s, m = stance[:, 0], stance[:, 1], stance[:, 2]
+    return relevant * ((w + m) if kind == "weak" else (s + m))
+
+
+def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5) -> tuple[Figures, dict]:
+    """Cross-validate by authority, print nothing, return (figures, model arrays); write the
+    model trained on all labels to ``out`` (a .npz, with a .json beside it) when given."""
+    items = load_labels(data)
+    if not items:
+        raise ValueError(f"no labelled sentences in {data}/labels")
+    topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
+    questions = questions_of(topics)
+    sv = _embed_in_context(embedder, items)
+    qkeys = list(questions)
+    qv = dict(zip(qkeys, embedder.embed([questions[k] for k in qkeys])))
+    fold = folds_by_authority(items)
+    stance_y = np.array([STANCES.index(x.label) if x.label in STANCES else -1 for x in items])
+
+    pairs = [(i, kind) for i, x in enumerate(items) for kind in QUESTION_KINDS if (x.topic, kind) in qv]
+    sim = np.array([float(sv[i] @ qv[(items[i].topic, kind)]) for i, kind in pairs])
+    rel_x = relevance_features(sim)
+    rel_y = np.array([items[i].label != "o" for i, _ in pairs], dtype=int)
+    pair_fold = fold[[i for i, _ in pairs]]
+
+    stance_oof = np.zeros((len(items), len(STANCES)))
+    rel_oof = np.zeros(len(pairs))
+    for f in range(FOLDS):
+        tr = (fold != f) & (stance_y >= 0)
+        w, b = fit_logistic(sv[tr], stance_y[tr], len(STANCES))
+        stance_oof[fold == f] = _softmax(sv[fold == f] @ w + b)
+        rw, rb = fit_logistic(rel_x[pair_fold != f], rel_y[pair_fold != f], 2, l2=0.01, balanced=False)
+        rel_oof[pair_fold == f] = _softmax(rel_x[pair_fold == f] @ rw + rb)[:, 1]
+
+    known = stance_y >= 0
+    pred = stance_oof.argmax(1)
+    ws = known & (stance_y <= 1)
+    flips = ((stance_y == 0) & (pred == 1)) | ((stance_y == 1) & (pred == 0))
+    yes = np.array([yes_probability(rel_oof[k:k + 1], stance_oof[i:i + 1], kind)[0]
+                    for k, (i, kind) in enumerate(pairs)])
+    bal, rec, spec, opposite, per_kind, n_pairs = report_figures(
+        [items[i] for i, _ in pairs], [kind for _, kind in pairs], yes, threshold)
+    figures = Figures(float((pred[known] == stance_y[known]).mean()), float(flips[ws].mean()), bal, rec, spec,
+                      opposite, per_kind, n_pairs, len({x.report for x in items}), len({x.authority for x in items}))
+
+    w, b = fit_logistic(sv[known], stance_y[known], len(STANCES))
+    rw, rb = fit_logistic(rel_x, rel_y, 2, l2=0.01, balanced=False)
+    model = {"stance_w": w.astype(np.float32), "stance_b": b.astype(np.float32),
+             "relevance_w": rw.astype(np.float32), "relevance_b": rb.astype(np.float32)}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(out, **model)
+        meta = {"version": 1, "model": embedder.name, "stances": list(STANCES), "threshold": threshold,
+                "labels": len(items), "stance_labels": int(known.sum()), "figures": figures.lines()}
+        out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    return figures, model

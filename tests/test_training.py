@@ -1,0 +1,77 @@
+"""The evidence judge's training command on a tiny labelled set (fake embedder, no model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from assistant.training import (Labelled, agreement, answers, folds_by_authority, load_labels, opposes, report_figures,
+                                train_judge)
+
+TOPICS = [{"topic": "caseloads", "describe": "social workers' caseloads",
+           "weak": "Which authorities had caseloads that were too high?",
+           "strong": "Which authorities had manageable caseloads?"}]
+WEAK = ["Caseloads are too high in the assessment team.", "Social workers hold too many cases and caseloads are high.",
+        "High caseloads mean workers cannot visit children often enough."]
+STRONG = ["Caseloads are manageable across the service.", "Social workers have manageable caseloads.",
+          "Caseloads are low and manageable, so workers know children well."]
+OFF = ["The virtual school supports children in care.", "Care leavers live in suitable accommodation.",
+       "Foster carers receive regular training."]
+
+
+def _write(tmp_path, authorities=("a", "b", "c", "d", "e", "f", "g")):
+    data = tmp_path / "judge"
+    (data / "candidates").mkdir(parents=True)
+    (data / "labels" / "overlap").mkdir(parents=True)
+    (data / "topics.json").write_text(json.dumps(TOPICS))
+    for k, auth in enumerate(authorities):
+        rows, labels = [], []
+        for j, (text, label) in enumerate([(WEAK[k % 3], "w"), (STRONG[k % 3], "s"), (OFF[k % 3], "o")]):
+            cid = f"{auth}-caseloads-{j}"
+            rows.append({"id": cid, "report": f"{auth}.pdf", "authority": auth, "topic": "caseloads",
+                         "sentence": text, "context": "", "section": None, "page": 1})
+            labels.append({"id": cid, "label": label})
+        (data / "candidates" / f"{auth}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (data / "labels" / f"{auth}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels))
+    return data
+
+
+def test_labels_become_pairs_with_polarity():
+    assert answers("w", "weak") and answers("m", "weak") and not answers("s", "weak")
+    assert opposes("s", "weak") and opposes("w", "strong") and not opposes("n", "weak")
+    assert answers("n", "mention") and not answers("o", "mention")
+
+
+def test_folds_keep_each_authority_together(tmp_path):
+    items = load_labels(_write(tmp_path))
+    folds = folds_by_authority(items, k=3)
+    for auth in {x.authority for x in items}:
+        assert len({f for x, f in zip(items, folds) if x.authority == auth}) == 1
+    assert len(set(folds.tolist())) == 3
+
+
+def test_report_figures_count_opposites():
+    rows = [Labelled("1", "a", "a.pdf", "t", "s", "", "w"), Labelled("2", "b", "b.pdf", "t", "s", "", "s"),
+            Labelled("3", "c", "c.pdf", "t", "s", "", "o")]
+    bal, rec, spec, opposite, _, n = report_figures(rows, ["weak"] * 3, np.array([0.9, 0.8, 0.1]), 0.5)
+    assert n == 3 and rec == 1.0 and spec == 0.5 and opposite == 0.5 and bal == 0.75
+
+
+def test_agreement_is_cohens_kappa(tmp_path):
+    data = _write(tmp_path)
+    labels = (data / "labels" / "a.jsonl").read_text().splitlines()
+    flipped = [json.dumps({**json.loads(x), "label": "o"}) if i == 0 else x for i, x in enumerate(labels)]
+    (data / "labels" / "overlap" / "a.jsonl").write_text("\n".join(flipped) + "\n")
+    [(name, n, observed, kappa)] = agreement(data)
+    assert name == "a" and n == 3 and abs(observed - 2 / 3) < 1e-9 and kappa < observed
+
+
+def test_train_writes_a_model_that_separates_polarity(tmp_path, fake_embedder):
+    data = _write(tmp_path)
+    out = tmp_path / "model" / "judge.npz"
+    figures, model = train_judge(data, out, fake_embedder)
+    assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["labels"] == 21
+    assert model["stance_w"].shape == (fake_embedder.dim, 4)
+    assert figures.authorities == 7 and figures.pairs == 7 * 3
+    assert figures.stance_accuracy > 0.5  # weakness and strength words hash apart
