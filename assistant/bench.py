@@ -727,6 +727,7 @@ def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path 
     from .question import MAX_QUESTION_CHARS
     from .server import QUEUE_SIZE
 
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     shutil.copytree(corpus, work / "corpus", symlinks=True)
     if index is not None and (Path(index) / "manifest.json").exists():
@@ -783,7 +784,7 @@ def bench_load(clients: list[int], seconds: float, *, corpus: Path, index: Path 
         deletion = (_deletion_under_addition(url, work / "corpus", work / "index", deletion_copies)
                     if deletion_copies else None)
         return {"url": url, "corpus": str(corpus), "letters": letters,
-                "seconds": seconds, "cpus": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows,
+                "seconds": seconds, "cpus": os.cpu_count(), "load_average": load_before, "rows": rows,
                 "question_2000_chars_s": round(long_s, 3), "question_100kb_refused_s": round(refuse_s, 3),
                 "question_100kb_message": refused, "queue_size": QUEUE_SIZE, "service_s": service,
                 "queue_wait_s": round(QUEUE_SIZE * service / 2, 1) if service else None, "deletion": deletion}
@@ -812,7 +813,9 @@ def _deletion_under_addition(url: str, corpus: Path, index: Path, copies: int = 
     if not cited:
         return {"skipped": "the probe question quotes no letter"}
     victim = corpus / cited[0]
-    seeds = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".pdf"))
+    # copies of the other letters: the victim's own text added again would take its quotes
+    seeds = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".pdf")
+                   and p != victim)
     for i in range(copies):
         seed = seeds[i % len(seeds)]
         if seed.suffix.lower() == ".txt":
@@ -833,6 +836,7 @@ def _deletion_under_addition(url: str, corpus: Path, index: Path, copies: int = 
         time.sleep(0.1)
     time.sleep(3.0)  # well into the addition
     running_at_delete = writing()
+    quoted_before = victim.name in {c["letter"] for c in client.predict(question, api_name="/ask")["citations"]}
     victim.unlink()
     gone_at = time.monotonic()
     stale, asked, took = 0, 0, None
@@ -845,6 +849,7 @@ def _deletion_under_addition(url: str, corpus: Path, index: Path, copies: int = 
         stale += 1
         time.sleep(0.25)
     return {"copies_added": copies, "deleted": victim.name, "addition_running_at_deletion": running_at_delete,
+            "quoted_just_before_deletion": quoted_before,
             "seconds_until_not_quoted": round(took, 2) if took is not None else None,
             "answers_quoting_it_after_deletion": f"{stale} of {asked}",
             "addition_still_running_then": writing()}
@@ -867,8 +872,9 @@ def print_load(r: dict) -> None:
           f"{r['question_100kb_refused_s']} s ({r['question_100kb_message']})")
     d = r.get("deletion")
     if d and "skipped" not in d:
-        print(f"deleted {d['deleted']} while {d['copies_added']} letters were being added "
-              f"(addition running: {d['addition_running_at_deletion']}): no longer quoted after "
+        print(f"deleted {d['deleted']} (quoted just before: {d['quoted_just_before_deletion']}) while "
+              f"{d['copies_added']} letters were being added (addition running: "
+              f"{d['addition_running_at_deletion']}): no longer quoted after "
               f"{d['seconds_until_not_quoted']} s; answers still quoting it: {d['answers_quoting_it_after_deletion']}; "
               f"addition still running then: {d['addition_still_running_then']}")
     if r["service_s"]:
