@@ -447,24 +447,32 @@ class _Sync:
             self.embedder.count_tokens(["warm up"])  # load the tokenizer once, before reading processes fork
             read = partial(_read_one, count_tokens=self.embedder.count_tokens, settings=self.limited,
                            max_pages=self.max_pages)
+            # letters are taken in the folder's order, whichever reader finishes first, so the
+            # same letters share a batch every time (a vector depends, in its last digits, on
+            # the batch it was embedded in) and answers do not depend on the machine's load
+            arrived: dict[str, tuple] = {}
+            queue = [sha for sha, _ in to_read]
             for item in read_all(to_read, read):
                 self._commit_deletions(pending)
                 if item is None:
                     continue
-                sha, record, reason = item
-                rels = todo[sha]
-                if record is None:
-                    report.failed += [(r, reason) for r in rels]
-                    pending.discard(sha)
-                    continue
-                state["total"] += len(record.chunks)
-                bar.total = state["total"]
-                bar.refresh()
-                batch.append((rels, record))
-                if sum(len(r.chunks) for _, r in batch) >= EMBED_PASSAGES:
-                    report.timings["read"] += time.perf_counter() - t_read
-                    self._embed_batch(batch, pending, old_path_sha, bar, state)
-                    batch, t_read = [], time.perf_counter()
+                arrived[item[0]] = item[1:]
+                while queue and queue[0] in arrived:
+                    sha = queue.pop(0)
+                    record, reason = arrived.pop(sha)
+                    rels = todo[sha]
+                    if record is None:
+                        report.failed += [(r, reason) for r in rels]
+                        pending.discard(sha)
+                        continue
+                    state["total"] += len(record.chunks)
+                    bar.total = state["total"]
+                    bar.refresh()
+                    batch.append((rels, record))
+                    if sum(len(r.chunks) for _, r in batch) >= EMBED_PASSAGES:
+                        report.timings["read"] += time.perf_counter() - t_read
+                        self._embed_batch(batch, pending, old_path_sha, bar, state)
+                        batch, t_read = [], time.perf_counter()
             report.timings["read"] += time.perf_counter() - t_read
             if batch:
                 self._embed_batch(batch, pending, old_path_sha, bar, state)
