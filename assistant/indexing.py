@@ -23,7 +23,7 @@ from .chunking import chunk_letter, embed_text
 from .config import ChunkSettings
 from .embedding import Embedder, embed_with_sentences
 from .errors import IndexCorruptError, IndexMismatchError, LetterError
-from .letters import MAX_PAGES, inside_folder, list_letters, read_document, sha256_file
+from .letters import MAX_PAGES, PDF_READER, inside_folder, list_letters, read_document, sha256_file
 from .metadata import evidence_bounds, parse_metadata
 from .reading import read_all
 from . import corrections, evidence
@@ -272,6 +272,13 @@ class _Sync:
                 entries[e["sha256"]] = {**e, "path": primary, "aliases": [n for n in names if n != primary]}
         if _refresh_letter_facts(folder, old, list(entries.values())):
             report.upgraded = True
+        stale = [e["path"] for e in entries.values()
+                 if e["path"].lower().endswith(".pdf") and e.get("reader") != PDF_READER]
+        if stale:
+            report.warnings.append(
+                f"{len(stale)} PDF letter(s) were read by an earlier version of the PDF reader (page furniture, "
+                f"headings and tables are read better now): run `assistant index --rebuild` to read them "
+                f"again ({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''})")
         for rel, sha in current.items():
             if sha in entries:
                 continue
@@ -532,6 +539,7 @@ class _Sync:
             "path": primary, "aliases": others, "sha256": r.sha256, "meta": r.meta.to_dict(),
             "passages": len(r.chunks), "sentences": sum(len(c.sentences) for c in r.chunks),
             "pages": len(r.page_starts) or None, "characters": len(r.text), "warnings": r.warnings,
+            "reader": PDF_READER,
         }
         self.new_records[r.sha256] = r
         (report.changed if primary in old_path_sha else report.added).append(primary)

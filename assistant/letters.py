@@ -22,6 +22,9 @@ from .layout import Block
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".pdf")
+#: How PDFs are read (layout.py); bump it when a change reads the same PDF differently. A PDF
+#: indexed by another reader is reported by `assistant index` until it is read again.
+PDF_READER = 2
 PAGE_BREAK = "\f"
 #: Limits that keep one hostile PDF from stalling or exhausting an indexing run.
 MAX_PAGES = 300

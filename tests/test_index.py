@@ -282,3 +282,25 @@ def test_model_facts_come_from_the_folder_without_loading_weights():
     emb = SentenceTransformerEmbedder()
     assert (emb.dim, emb.max_tokens) == (384, 256)
     assert emb._model is None  # an index with nothing new to embed never loads the model
+
+
+def test_pdfs_read_by_an_earlier_reader_are_reported(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / LETTERS["wirral"], corpus / "wirral.txt")
+    make_pdf(corpus / "visit.pdf", ["Focused visit to Sefton local authority children's services. "
+                                    "Inspectors found that plans were not specific enough."])
+    emb = FakeEmbedder()
+    report = sync(corpus, tmp_path / "index", emb, progress=False)
+    assert not any("earlier version of the PDF reader" in w for w in report.warnings)
+
+    def older(manifest):  # as an index written before the reader was recorded
+        for e in manifest["letters"]:
+            e.pop("reader", None)
+
+    edit_manifest(tmp_path / "index", older)
+    report = sync(corpus, tmp_path / "index", emb, progress=False)
+    [warning] = [w for w in report.warnings if "earlier version of the PDF reader" in w]
+    assert "1 PDF letter(s)" in warning and "visit.pdf" in warning and "--rebuild" in warning
+    report = sync(corpus, tmp_path / "index", emb, progress=False, rebuild=True)
+    assert not any("earlier version of the PDF reader" in w for w in report.warnings)
