@@ -137,14 +137,20 @@ def _current_layout(manifest: dict) -> bool:
 def layout_outdated(index_dir: Path | str) -> bool:
     """True when the index in ``index_dir`` was written by an older version whose letters
     ``sync`` can carry over (an older format, or sentence facts from other word lists)."""
+    found = _readable_manifest(index_dir)
+    return found is not None and (not _current_layout(found[1]) or found[1].get("letter_facts") != FACTS_VERSION)
+
+
+def _readable_manifest(index_dir: Path | str) -> tuple[IndexFolder, dict] | None:
+    """The index folder and its committed manifest (an older format too), or None when there
+    is no index or its manifest cannot be used (opening it says what to do)."""
     folder = IndexFolder(index_dir)
     if not folder.exists():
-        return False
+        return None
     try:
-        manifest = folder.read_manifest(upgrade=True)
+        return folder, folder.read_manifest(upgrade=True)
     except (IndexMismatchError, IndexCorruptError):
-        return False  # not ours to fix here: opening it says what to do
-    return not _current_layout(manifest) or manifest.get("letter_facts") != FACTS_VERSION
+        return None
 
 
 def _refresh_letter_facts(folder: IndexFolder, old: dict | None, entries: list[dict]) -> bool:
@@ -161,13 +167,10 @@ def _refresh_letter_facts(folder: IndexFolder, old: dict | None, entries: list[d
 def needs_repair(index_dir: Path | str) -> bool:
     """True when the committed generation in ``index_dir`` is incomplete or a letter's stored
     files are missing (``sync`` mends both without embedding what it need not)."""
-    folder = IndexFolder(index_dir)
-    if not folder.exists():
+    found = _readable_manifest(index_dir)
+    if found is None:
         return False
-    try:
-        manifest = folder.read_manifest(upgrade=True)
-    except (IndexMismatchError, IndexCorruptError):
-        return False  # not ours to fix here: opening it says what to do
+    folder, manifest = found
     if _current_layout(manifest) and folder.generation_problems(manifest):
         return True
     return not all(folder.has_letter(e["sha256"]) for e in manifest["letters"])
