@@ -27,9 +27,10 @@ AREA_LABELS = {a["key"]: a["label"] for a in AREAS}
 #: Bumped with the data file or the reading rules: an index re-derives its letters' facts.
 FACTS_VERSION = f"facts-{_DATA['version']}.5"
 
-_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-           "october", "november", "december")
+#: Month names, for reading printed dates (metadata, questions and evidence use these too).
+MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+          "october", "november", "december")
 _APOS = "['’]"
 #: Characters read for the title page and judgement table (a report's first pages).
 HEAD = 6000
@@ -130,20 +131,21 @@ def _plausible(name: str) -> bool:
 # ------------------------------------------------------------------ dates and people
 _DATES_LINE = re.compile(r"\b(?:inspection|visit)\s+dates?\s*:?\s*(?P<dates>[^\n]*(?:\n[^\n]*)?)", re.IGNORECASE)
 _PERIODS = re.compile(
-    rf"(?P<a>\d{{1,2}}(?:st|nd|rd|th)?(?:\s+{_MONTH})?(?:\s+\d{{4}})?)\s*(?:to|-|–|—|until)\s*"
-    rf"(?P<b>\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})"
-    rf"|(?P<single>\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})", re.IGNORECASE)
+    rf"(?P<a>\d{{1,2}}(?:st|nd|rd|th)?(?:\s+{MONTH})?(?:\s+\d{{4}})?)\s*(?:to|-|–|—|until)\s*"
+    rf"(?P<b>\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+\d{{4}})"
+    rf"|(?P<single>\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+\d{{4}})", re.IGNORECASE)
 
 
-def _iso(day: str, month: str | None, year: str | None) -> dt.date | None:
+def day_of(day: int | str, month: str | None, year: int | str | None) -> dt.date | None:
+    """The date printed as day, month name and year, or None when a part is missing or no such day."""
     try:
-        return dt.date(int(year), _MONTHS.index(month.lower()) + 1, int(day)) if month and year else None
+        return dt.date(int(year), MONTHS.index(month.lower()) + 1, int(day)) if month and year else None
     except ValueError:
         return None
 
 
 def _parts(printed: str) -> tuple[str, str | None, str | None]:
-    m = re.match(rf"(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+({_MONTH}))?(?:\s+(\d{{4}}))?", printed.strip(), re.I)
+    m = re.match(rf"(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+({MONTH}))?(?:\s+(\d{{4}}))?", printed.strip(), re.I)
     return m.group(1), m.group(2), m.group(3)
 
 
@@ -159,15 +161,15 @@ def read_visit_periods(text: str) -> tuple[list[tuple[dt.date, dt.date]], Found]
     periods, last_end = [], 0
     for p in _PERIODS.finditer(line):
         if p.group("single"):
-            d = _iso(*_parts(p.group("single")))
+            d = day_of(*_parts(p.group("single")))
             if d:
                 periods.append((d, d))
         else:
-            b = _iso(*_parts(p.group("b")))
+            b = day_of(*_parts(p.group("b")))
             d, mo, y = _parts(p.group("a"))
-            a = _iso(d, mo or (b and _MONTHS[b.month - 1]), y or (b and str(b.year)))
+            a = day_of(d, mo or (b and MONTHS[b.month - 1]), y or (b and str(b.year)))
             if a and b and a > b and not y:  # "30 December to 10 January 2020"
-                a = _iso(d, mo, str(b.year - 1))
+                a = day_of(d, mo, str(b.year - 1))
             if a and b and a <= b and (b - a).days < 120:
                 periods.append((a, b))
         last_end = p.end()
@@ -215,7 +217,7 @@ def read_inspectors(text: str) -> Found | None:
     return Found(tuple(names), start, start + len(m.group("who").strip()))
 
 
-_PUBLISHED = re.compile(rf"\b(?:report\s+)?published\s*:?\s*(?P<date>\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})", re.I)
+_PUBLISHED = re.compile(rf"\b(?:report\s+)?published\s*:?\s*(?P<date>\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+\d{{4}})", re.I)
 
 
 def read_published(text: str) -> Found | None:
@@ -223,7 +225,7 @@ def read_published(text: str) -> Found | None:
     m = _PUBLISHED.search(text[:HEAD])
     if not m:
         return None
-    d = _iso(*_parts(m.group("date")))
+    d = day_of(*_parts(m.group("date")))
     return Found(d.isoformat(), m.start(), m.end()) if d else None
 
 
@@ -304,7 +306,7 @@ _BULLETS = "\uf06e\uf0b7■◼•▪"
 #: A judgement of something other than the authority's services (a home, a school).
 _NOT_THE_AUTHORITY = re.compile(r"(?i)^\s*(?:which|that)\b|\b(?:homes?|schools?|nurser(?:y|ies)|agenc(?:y|ies)|"
                                 r"settings?|centres?|colleges?|providers?|provision)\b")
-_WHEN = re.compile(rf"\b(?:in|since)\s+(?P<when>(?:{_MONTH}\s+)?(?:19|20)\d\d)\b", re.I)
+_WHEN = re.compile(rf"\b(?:in|since)\s+(?P<when>(?:{MONTH}\s+)?(?:19|20)\d\d)\b", re.I)
 
 
 def read_previous(text: str, lo: int = 0, rows: list[tuple[int, int]] = ()) -> Found | None:

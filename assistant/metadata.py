@@ -12,10 +12,8 @@ from dataclasses import asdict, dataclass, replace
 
 from . import facts
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
+from .facts import MONTH, MONTHS, day_of  # noqa: F401 - MONTHS: read by question.py from here
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-          "september", "october", "november", "december")
-MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH})\s+(\d{{4}})\b", re.IGNORECASE)
 _DATE_LINE = re.compile(
     rf"^\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+\d{{4}}\s*$",
@@ -92,10 +90,8 @@ class LetterMeta:
 
 
 def iso(day: int | str, month: str, year: int | str) -> str | None:
-    try:
-        return dt.date(int(year), MONTHS.index(month.lower()) + 1, int(day)).isoformat()
-    except ValueError:
-        return None
+    d = day_of(day, month, year)
+    return d.isoformat() if d else None
 
 
 def parse_metadata(text: str) -> LetterMeta:
