@@ -107,19 +107,17 @@ def unescape_md(markdown: str) -> str:
     return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def human_date(iso: str | None) -> str | None:
+def human_date(iso: str | None, month: str = "%B") -> str | None:
+    """"2019-01-21" -> "21 January 2019" (``month="%b"``: "21 Jan 2019")."""
     if not iso:
         return None
     d = dt.date.fromisoformat(iso)
-    return f"{d.day} {d:%B %Y}"
+    return f"{d.day} {d:{month} %Y}"
 
 
 def short_date(iso: str | None) -> str | None:
     """"2019-01-21" -> "21 Jan 2019"."""
-    if not iso:
-        return None
-    d = dt.date.fromisoformat(iso)
-    return f"{d.day} {d:%b %Y}"
+    return human_date(iso, "%b")
 
 
 def letter_name(meta: dict) -> str:
