@@ -9,6 +9,7 @@ exact, so its vectors are not mixed with the full-precision ones (it has its own
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -92,7 +93,9 @@ def export_model(model_dir: Path, out_dir: Path, quantize: bool, st=None) -> Pat
 
             st = SentenceTransformer(str(model_dir), device="cpu")
         transformer = st[0].auto_model if hasattr(st[0], "auto_model") else st[0].model
-        transformer.eval()
+        # a copy: tracing leaves the traced module computing padded batches differently, and
+        # the caller's model goes on embedding letters
+        transformer = copy.deepcopy(transformer).eval()
 
         class Wrapped(torch.nn.Module):  # keyword arguments only: transformers 5 rejects positional ones
             def __init__(self, inner):

@@ -57,8 +57,10 @@ def test_questions_are_embedded_without_torch_and_match_it(torch_embedder, tmp_p
     fresh = SentenceTransformerEmbedder(torch_embedder.name)
     assert fresh._question_embedder() is None  # no export yet: questions would load torch
     torch_embedder._exported = False
-    torch_embedder.embed_spans(TEXTS, SPANS)  # indexing: the export is saved as a side effect
+    before = torch_embedder.embed_spans(TEXTS, SPANS)  # indexing: the export is saved as a side effect
     assert list(tmp_path.rglob("model.onnx"))
+    after = torch_embedder.embed_spans(TEXTS, SPANS)  # a padded batch, embedded after the export
+    assert np.allclose(before[0], after[0], atol=1e-6) and np.allclose(before[1], after[1], atol=1e-6)
     fresh = SentenceTransformerEmbedder(torch_embedder.name)
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
     quick = fresh.embed(questions)
