@@ -58,6 +58,9 @@ class Query:
     #: filters: only letters of this framework; only letters with this judgement (areas, grade)
     framework: str | None = None
     judgement: tuple[tuple[str, ...], str] | None = None
+    #: a question asking for a view rather than quotes: "compare" (authorities side by side on
+    #: the topic) or "timeline" (one authority's letters over time)
+    mode: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
