@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
 import time
 import unicodedata
@@ -319,3 +320,73 @@ def judgement_check(assistant, csv_path: Path) -> list[dict]:
         out.append({"question": question, "authorities": sorted(named), "expected": sorted(expected),
                     "missing": sorted(expected - named), "beyond_csv": beyond, "quotes_print_grade": ok})
     return out
+
+
+def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "held-out") -> dict:
+    """The answering engine on the labelled analyst questions (``data/judge``): each question asked
+    of each authority's letters in the index, a report counting as listed when the answer quotes
+    it. Figures per (question, report) as ``assistant train judge`` prints them for the judge.
+
+    ``scorer``: "held-out" answers each authority with a judge trained without it (the labels
+    are of these very reports); "rules" with the rules of ``evidence`` (no judge)."""
+    from .engine import Assistant
+    from .training import QUESTION_KINDS, answers, load_labels, opposes, questions_of
+
+    topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
+    questions = questions_of(topics)
+    gold: dict = {}
+    for x in load_labels(data):
+        for kind in QUESTION_KINDS:
+            if (x.topic, kind) not in questions:
+                continue
+            key = (x.topic, kind, x.report)
+            if answers(x.label, kind):
+                gold[key] = "says"
+            elif opposes(x.label, kind) and gold.get(key) != "says":
+                gold[key] = "opposite"
+            else:
+                gold.setdefault(key, "silent")
+    assistant = Assistant.open(index, embedder=embedder)
+    judges: dict = {}
+    if scorer == "held-out":
+        from .training import train_judge
+
+        held_out = train_judge(data, None, assistant.embedder)[2]
+    indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
+    reports = sorted({k[2] for k in gold} & set(indexed))
+    if scorer == "held-out":
+        # an authority's reports all sit in one fold: any of them names the judge that never saw it
+        judges = {indexed[r]: held_out[r] for r in reports if r in held_out}
+    listed: set = set()
+    clock, asked = time.perf_counter(), 0
+    for (topic, kind), question in sorted(questions.items()):
+        for authority in sorted({indexed[r] for r in reports if indexed[r]}):
+            assistant.judge = judges.get(authority)
+            if scorer == "held-out" and assistant.judge is None:
+                raise ValueError(f"no labels for {authority}: index only the labelled reports")
+            ans = assistant.ask(question, authority=authority)
+            asked += 1
+            listed |= {(topic, kind, c.letter) for c in ans.citations}
+    keys = [k for k in gold if k[2] in indexed]
+    out = {"scorer": scorer, "reports": len(reports), "questions": len(questions), "asked": asked,
+           "seconds_per_question": (time.perf_counter() - clock) / max(1, asked)}
+    for name, sel in [("all", keys)] + [(kind, [k for k in keys if k[1] == kind]) for kind in QUESTION_KINDS]:
+        says = [k for k in sel if gold[k] == "says"]
+        rest = [k for k in sel if gold[k] != "says"]
+        recall = sum(k in listed for k in says) / max(1, len(says))
+        specificity = sum(k not in listed for k in rest) / max(1, len(rest))
+        shown = [k for k in sel if k in listed]
+        out[name] = {"pairs": len(sel), "balanced_accuracy": round((recall + specificity) / 2, 3),
+                     "recall": round(recall, 3), "specificity": round(specificity, 3),
+                     "opposite_listed": round(sum(gold[k] == "opposite" for k in shown) / max(1, len(shown)), 3)}
+    return out
+
+
+def print_labelled(r: dict) -> None:
+    print(f"scored by: {r['scorer']}; {r['questions']} labelled questions x {r['reports']} reports ({r['asked']} asks, "
+          f"{r['seconds_per_question'] * 1000:.0f} ms each)")
+    for name in ("all", "weak", "strong", "mention"):
+        f = r[name]
+        print(f"{name:>8}: {f['pairs']} pairs, balanced accuracy {f['balanced_accuracy']:.3f} (recall "
+              f"{f['recall']:.3f}, specificity {f['specificity']:.3f}); listed whose report says the "
+              f"opposite {f['opposite_listed']:.3f}")

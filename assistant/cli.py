@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_args(b, synthetic=False)
     b.add_argument("--keep", type=Path, help="build the index in KEEP and keep it (a later run reuses it and "
                                              "measures questions only)")
+    b = bsub.add_parser("labelled", help="the answering engine on the judge's labelled questions and reports: "
+                                         "reports listed against the labels")
+    b.add_argument("--index", type=Path, required=True, help="an index of the labelled reports "
+                                                             "(assistant index ../shared/real-reports/pdf --index DIR)")
+    b.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
+    b.add_argument("--scorer", choices=("held-out", "rules"), default="held-out",
+                   help="held-out: each authority judged by a judge trained without its labels; rules: no judge")
+    b.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train a learned part on labelled data")
     tsub = p.add_subparsers(dest="part", required=True)
@@ -296,10 +304,13 @@ def _bench(args) -> int:
                                     questions=args.questions, keep=args.keep,
                                     backend=args.backend or os.environ.get("ASSISTANT_BACKEND") or "torch")
         show, one_per_line = bench.print_speed, True
-    elif args.bench in ("facts", "real-reports"):
+    elif args.bench in ("facts", "real-reports", "labelled"):
         from . import bench_reports
 
-        if args.bench == "facts":
+        if args.bench == "labelled":
+            results = bench_reports.bench_labelled(args.index, args.data, scorer=args.scorer)
+            show = bench_reports.print_labelled
+        elif args.bench == "facts":
             held = [a.strip() for a in args.held_back.split(";")] if args.held_back else None
             results, show = bench_reports.bench_facts(args.folder, held), bench_reports.print_facts
         else:
@@ -354,7 +365,7 @@ def _train(args) -> int:
     from .embedding import load_embedder
     from .training import agreement, train_judge
 
-    figures, _ = train_judge(args.data, args.out, load_embedder(args.model))
+    figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model))
     for name, n, observed, kappa in agreement(args.data):
         print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
     print("\n".join(figures.lines()))

@@ -22,6 +22,7 @@ from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader, check_question
 from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
 from .factanswer import answer_from_facts
+from .judge import Judge
 from .retrieval import Scored, Snapshot
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class Assistant:
         self._refresh_lock = threading.Lock()
         self._manifest_stamp: tuple | None = None
         self._refreshed_at = 0.0
+        #: judges "which authorities" evidence when one is shipped for this model
+        self.judge: Judge | None = Judge.for_model(embedder.name)
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None, backend: str | None = None,
@@ -243,6 +246,12 @@ class Assistant:
             read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
         best_by_letter: dict[int, list[Scored]] = {}
         scored = snap.score_sentences(read, scores, qvec, probe)
+        judge = self.judge
+        if judge is not None:  # the learned judge's P(answers with the polarity asked) is the score
+            rows = np.array([s.row for s in scored], dtype=np.int64)
+            yes = judge.answers(snap.sentence_vectors[rows], np.array([s.dense for s in scored]), probe.want)
+            scored = [replace(s, score=float(y), reports=True) for s, y in zip(scored, yes)]
+        letter_bar, plain_bar = (judge.threshold, judge.threshold) if judge else (AGGREGATE_THRESHOLD, THRESHOLD)
         scored_rows = {x.row: x for x in scored}
         for s in sorted(scored, key=lambda s: -s.score):
             # "Which authorities were praised for X": letters praise in so many words ("good",
@@ -265,9 +274,9 @@ class Assistant:
         kept = {}
         for letter, sents in best_by_letter.items():
             top = strongest[authority_of(letter)]
-            if top < AGGREGATE_THRESHOLD or sents[0].score < max(THRESHOLD, SAME_AUTHORITY_SHARE * top):
+            if top < letter_bar or sents[0].score < max(plain_bar, SAME_AUTHORITY_SHARE * top):
                 continue
-            bar = max(THRESHOLD, LETTER_RELATIVE * sents[0].score)
+            bar = max(plain_bar, LETTER_RELATIVE * sents[0].score)
             kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
         # group letters by authority, strongest authority first
         by_auth: dict[str, list[Scored]] = {}

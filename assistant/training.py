@@ -23,10 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .judge import STANCES, Judge, _softmax, relevance_features, yes_probability
+
 log = logging.getLogger(__name__)
 
-STANCES = ("w", "s", "m", "n")
 QUESTION_KINDS = ("weak", "strong", "mention")
+#: the polarity each kind of question asks about (as the judge takes it)
+WANT = {"weak": -1, "strong": 1, "mention": 0}
 FOLDS = 6
 
 
@@ -119,12 +122,6 @@ def folds_by_authority(items: list[Labelled], k: int = FOLDS) -> np.ndarray:
     return np.array([fold_of[x.authority] for x in items])
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def fit_logistic(x: np.ndarray, y: np.ndarray, classes: int, l2: float = 1.0, balanced: bool = True,
                  steps: int = 300) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by L-BFGS (scipy); returns (weights, bias)."""
@@ -214,24 +211,11 @@ def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
     return embed_with_sentences(embedder, texts, spans)[1]
 
 
-def relevance_features(similarity: np.ndarray) -> np.ndarray:
-    """What the relevance model reads of a question-sentence cosine."""
-    s = np.asarray(similarity, dtype=np.float64)
-    return np.stack([s, s * s], axis=-1)
-
-
-def yes_probability(relevant: np.ndarray, stance: np.ndarray, kind: str) -> np.ndarray:
-    """P(the sentence answers with the polarity asked) from P(relevant) and stance probabilities
-    over STANCES (weakness, strength, mixed, neither)."""
-    if kind == "mention":
-        return relevant
-    w, s, m = stance[:, 0], stance[:, 1], stance[:, 2]
-    return relevant * ((w + m) if kind == "weak" else (s + m))
-
-
-def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5) -> tuple[Figures, dict]:
-    """Cross-validate by authority, print nothing, return (figures, model arrays); write the
-    model trained on all labels to ``out`` (a .npz, with a .json beside it) when given."""
+def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5
+                ) -> tuple[Figures, Judge, dict[str, Judge]]:
+    """Cross-validate by authority, print nothing, return (figures, the judge trained on all
+    labels, for each authority the judge of the fold that held it out); write the judge
+    trained on all labels to ``out`` (a .npz, with a .json beside it) when given."""
     items = load_labels(data)
     if not items:
         raise ValueError(f"no labelled sentences in {data}/labels")
@@ -251,18 +235,21 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5) 
 
     stance_oof = np.zeros((len(items), len(STANCES)))
     rel_oof = np.zeros(len(pairs))
+    held_out: dict[str, Judge] = {}  # report -> the judge trained without its authority
     for f in range(FOLDS):
         tr = (fold != f) & (stance_y >= 0)
         w, b = fit_logistic(sv[tr], stance_y[tr], len(STANCES))
-        stance_oof[fold == f] = _softmax(sv[fold == f] @ w + b)
         rw, rb = fit_logistic(rel_x[pair_fold != f], rel_y[pair_fold != f], 2, l2=0.01, balanced=False)
-        rel_oof[pair_fold == f] = _softmax(rel_x[pair_fold == f] @ rw + rb)[:, 1]
+        judge = Judge(w.astype(np.float32), b.astype(np.float32), rw, rb, threshold)
+        stance_oof[fold == f] = judge.stance(sv[fold == f])
+        rel_oof[pair_fold == f] = judge.relevant(sim[pair_fold == f])
+        held_out.update({x.report: judge for x, k in zip(items, fold) if k == f})
 
     known = stance_y >= 0
     pred = stance_oof.argmax(1)
     ws = known & (stance_y <= 1)
     flips = ((stance_y == 0) & (pred == 1)) | ((stance_y == 1) & (pred == 0))
-    yes = np.array([yes_probability(rel_oof[k:k + 1], stance_oof[i:i + 1], kind)[0]
+    yes = np.array([yes_probability(rel_oof[k:k + 1], stance_oof[i:i + 1], WANT[kind])[0]
                     for k, (i, kind) in enumerate(pairs)])
     bal, rec, spec, opposite, per_kind, n_pairs = report_figures(
         [items[i] for i, _ in pairs], [kind for _, kind in pairs], yes, threshold)
@@ -271,12 +258,13 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5) 
 
     w, b = fit_logistic(sv[known], stance_y[known], len(STANCES))
     rw, rb = fit_logistic(rel_x, rel_y, 2, l2=0.01, balanced=False)
-    model = {"stance_w": w.astype(np.float32), "stance_b": b.astype(np.float32),
-             "relevance_w": rw.astype(np.float32), "relevance_b": rb.astype(np.float32)}
+    judge = Judge(w.astype(np.float32), b.astype(np.float32), rw.astype(np.float32), rb.astype(np.float32),
+                  threshold)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **model)
+        np.savez(out, stance_w=judge.stance_w, stance_b=judge.stance_b, relevance_w=judge.relevance_w,
+                 relevance_b=judge.relevance_b)
         meta = {"version": 1, "model": embedder.name, "stances": list(STANCES), "threshold": threshold,
                 "labels": len(items), "stance_labels": int(known.sum()), "figures": figures.lines()}
         out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    return figures, model
+    return figures, judge, held_out

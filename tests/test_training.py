@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from assistant.judge import Judge
 from assistant.training import (Labelled, agreement, answers, folds_by_authority, load_labels, opposes, report_figures,
                                 train_judge)
 
@@ -70,8 +71,11 @@ def test_agreement_is_cohens_kappa(tmp_path):
 def test_train_writes_a_model_that_separates_polarity(tmp_path, fake_embedder):
     data = _write(tmp_path)
     out = tmp_path / "model" / "judge.npz"
-    figures, model = train_judge(data, out, fake_embedder)
+    figures, judge, held_out = train_judge(data, out, fake_embedder)
     assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["labels"] == 21
-    assert model["stance_w"].shape == (fake_embedder.dim, 4)
+    assert judge.stance_w.shape == (fake_embedder.dim, 4)
+    loaded = Judge.load(out)
+    assert np.array_equal(loaded.stance_w, judge.stance_w) and loaded.threshold == judge.threshold
+    assert len(held_out) == 7 and held_out["a.pdf"] is not judge  # each report's fold judge never saw its authority
     assert figures.authorities == 7 and figures.pairs == 7 * 3
     assert figures.stance_accuracy > 0.5  # weakness and strength words hash apart
