@@ -267,3 +267,36 @@ def test_follow_up_reuses_the_topic(browser, real_url):
     chat = pg.locator("#chat").inner_text()
     assert "nothing clearly about" in chat and "Checked 1 letter: Wirral" in chat  # names topic and letter
     pg.context.close()
+
+
+def test_compare_tab_table_citation_and_downloads(browser, real_url, real_assistant):
+    want = real_assistant.compare(["Wakefield", "Wirral"], "contingency planning")["rows"]
+    pg = open_page(browser, real_url)
+    pg.get_by_role("tab", name="Compare").click()
+    for name in ("Wakefield", "Wirral"):
+        pg.locator("#compare-authorities input").click()
+        pg.get_by_role("option", name=name).click()
+    pg.locator("#compare-theme input").click()
+    pg.get_by_role("option", name="contingency planning").click()
+    pg.locator("#compare-go").click()
+    table = pg.locator("#compare-table table")
+    table.wait_for(timeout=60_000)
+    rows = table.locator("tbody tr").all_inner_texts()
+    assert len(rows) == 2 and rows[0].startswith("Wakefield") and f"\t{want[0]['stance']}\t" in rows[0]
+    assert "lack meaningful contingency plans" in rows[0]
+    assert rows[1].startswith("Wirral") and f"\t{want[1]['stance']}\t" in rows[1]
+    link = pg.locator("#compare-table a[href*='#q=']").first
+    number = link.inner_text()
+    link.click()
+    mark = pg.locator("#compare-viewer mark.current")
+    mark.wait_for(timeout=20_000)
+    assert "contingency" in mark.inner_text() and mark.inner_text().strip()[:40] in rows[0]
+    assert number == "[1]" and "Wakefield" in pg.locator("#compare-viewer #letter-head").inner_text()
+    with pg.expect_download() as got:
+        pg.locator("#compare-download-csv").click()
+    lines = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8"))))
+    assert [r["quote"] for r in lines] == [c["quote"] or "" for r in want for c in r["citations"] or [{"quote": ""}]]
+    assert {r["authority"] for r in lines} == {"Wakefield", "Wirral"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+    pg.context.close()
