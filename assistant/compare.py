@@ -196,10 +196,10 @@ def resolve_authorities(snap, authorities) -> list[str]:
         elif name not in names:
             names.append(name)
     if missing:
-        hints = [f"{m} → {h}?" for m in missing if (h := _closest(m, covered))]
+        hints = [h if len(missing) == 1 else f"{h} for {m}" for m in missing if (h := _closest(m, covered))]
         raise AuthorityError(
             f"no letters about {' or '.join(missing)}"
-            + (f" (did you mean: {'; '.join(hints)})" if hints else "")
+            + (f"; did you mean {' and '.join(hints)}?" if hints else "")
             + f". The letters cover {_join(covered)}.")
     return names
 
