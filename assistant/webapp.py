@@ -603,6 +603,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                    js=k_dates.replace("SINCE", "2").replace("UNTIL", "3"))
         k_open.click(lambda t: open_quote(assistant, t)[1], k_target, k_viewer, api_visibility="private").then(
             None, None, None, js=SCROLL_TO_QUOTE)
-        app.load(lambda: gr.update(choices=assistant.authorities()), None, k_auth, api_visibility="private")
+        # the authorities on offer follow the index (seen changes whenever the index does)
+        seen.change(lambda: gr.update(choices=assistant.authorities()), None, k_auth, api_visibility="private")
         gr.api(compare_api, api_name="compare")
     return app

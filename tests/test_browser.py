@@ -300,3 +300,29 @@ def test_compare_tab_table_citation_and_downloads(browser, real_url, real_assist
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
     pg.context.close()
+
+
+def test_compare_tab_offers_authorities_added_while_open(browser, managed, tmp_path):
+    url, corpus, assistant = managed
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Compare").click()
+    pg.locator("#compare-authorities input").click()
+    assert pg.get_by_role("option", name="Dudley").count() == 1
+    assert pg.get_by_role("option", name="Knowsley").count() == 0
+    pg.keyboard.press("Escape")
+    (corpus / "knowsley-visit.txt").write_text(
+        (CORPUS / LETTERS["dudley"]).read_text(encoding="utf-8").replace("Dudley", "Knowsley"), encoding="utf-8")
+    assistant.sync(corpus, progress=False)
+    pg.wait_for_timeout(8_000)  # the page's refresh timer (3 s) picks up the new state
+    assert "Knowsley" in assistant.authorities()
+    pg.get_by_role("tab", name="Ask").click()
+    pg.locator("#filters").get_by_text("Filters").first.click()
+    pg.locator("#f-authority input").click()
+    assert pg.get_by_role("option", name="Knowsley").count() == 1
+    pg.keyboard.press("Escape")
+    pg.get_by_role("tab", name="Compare").click()
+    pg.locator("#compare-authorities input").click()
+    pg.get_by_role("option", name="Knowsley").wait_for(timeout=20_000)
+    pg.context.close()
+    (corpus / "knowsley-visit.txt").unlink()
+    assistant.sync(corpus, progress=False)
