@@ -88,6 +88,9 @@ class Query:
             parts.append(f"judged {self.judgement[1]} for {areas}")
         if self.fact:
             parts.append(f"asks the letters' facts: {self.fact}")
+        if self.mode == "compare":
+            parts.append("answer: a compare table, each authority's latest letter (or each letter in the dates)")
+            return " · ".join(parts)
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 

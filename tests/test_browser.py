@@ -326,3 +326,16 @@ def test_compare_tab_offers_authorities_added_while_open(browser, managed, tmp_p
     pg.context.close()
     (corpus / "rochdale-visit.txt").unlink()
     assistant.sync(corpus, progress=False)
+
+
+def test_a_compare_question_in_the_chat_gives_a_cited_table(browser, real_url):
+    pg = open_page(browser, real_url)
+    ask(pg, "Compare Wakefield and Wirral on contingency planning", "Checked 2 letters from 2 authorities")
+    rows = pg.locator("#chat table tbody tr").all_inner_texts()
+    assert len(rows) == 2 and rows[0].startswith("Wakefield") and rows[1].startswith("Wirral")
+    assert "lack meaningful contingency plans" in rows[0]
+    pg.locator("#chat table " + CITE.split(" ", 1)[1]).first.click()
+    mark = pg.locator("#letter-view mark.current")
+    mark.wait_for(timeout=20_000)
+    assert "contingency" in mark.inner_text() and "Wakefield" in pg.locator("#letter-head").inner_text()
+    pg.context.close()

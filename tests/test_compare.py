@@ -127,6 +127,7 @@ def test_pipes_in_quotes_do_not_break_the_table():
 def test_reader_routes_compare_questions(question, names, theme):
     q = QuestionReader({n: n for n in ("Wirral", "Dudley", "Wakefield")}).read(question)
     assert (q.mode, q.authorities, q.topic) == ("compare", names, theme)
+    assert q.describe().endswith("answer: a compare table, each authority's latest letter (or each letter in the dates)")
 
 
 @pytest.mark.parametrize("question", ["Compare Wirral's caseloads", "What did Wirral and Dudley say about caseloads?",
