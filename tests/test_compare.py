@@ -164,3 +164,16 @@ def test_cli_compare_prints_json_csv_and_text(assistant, monkeypatch, capsys):
     assert "Wakefield · monitoring visit · 1 Nov 2019: weakness" in text and "(not covered in this letter)" in text
     assert cli.main(["compare", "Wakefeld", "Wirral", "--theme", "caseloads"]) == 2
     assert "did you mean Wakefield?" in capsys.readouterr().err
+
+
+def test_compare_tab_says_what_is_wrong_and_links_each_number(assistant):
+    from assistant.webapp import compare_view
+
+    text, result = compare_view(assistant, ["Dudley", "Wirral"], "caseloads", "June 2019", None)
+    assert result is None and text.startswith("**Cannot compare:**") and "YYYY-MM-DD" in text
+    text, result = compare_view(assistant, ["Dudley"], None, None, None)
+    assert result is None and "give a theme" in text
+    text, result = compare_view(assistant, ["Wakefield", "Wirral"], "contingency planning", None, None)
+    sha = next(e["sha256"] for e in assistant.letters() if e["meta"]["authority"] == "Wakefield")
+    c = result["rows"][0]["citations"][0]
+    assert f"[\\[1\\]](#q={sha}:{c['start']}:{c['end']})" in text
