@@ -140,9 +140,14 @@ def _score_both_ways(snap, read: list[int], scores: np.ndarray, qvec: np.ndarray
     A theme that names its own stance ("weak supervision") is scored as it is."""
     if probe.want:
         return sorted(snap.score_sentences(read, scores, qvec, probe), key=lambda s: -s.score)
+    # the judgement must be of the theme's distinctive words, as for a question's stance
+    # (``evidence.stance_targets``): "contingency", not "planning", in "contingency planning"
+    weights = {t: snap.keyword.idf(t) for t in probe.terms}
+    top = max(weights.values(), default=0.0)
+    targets = frozenset(t for t, w in weights.items() if w >= 0.5 * top)
     best: dict[int, object] = {}
     for want in (-1, 1):
-        ways = replace(probe, want=want, targets=frozenset(probe.terms))
+        ways = replace(probe, want=want, targets=targets)
         for s in snap.score_sentences(read, scores, qvec, ways):
             if s.row not in best or s.score > best[s.row].score:
                 best[s.row] = s

@@ -30,7 +30,10 @@ EXPECTED = {
 }
 #: Cells where the engine's stance differs from the reading above, with the reason (filled
 #: from a run; the expectation above is not changed to fit).
-KNOWN_WRONG: dict[str, str] = {}
+KNOWN_WRONG: dict[str, str] = {
+    "Tameside": "the report's strengths speak of “care-experienced young people”, not care leavers; only the "
+                "sentences naming care leavers reach the bar, and they report weaknesses",
+}
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +102,13 @@ SEED_READING = {
 }
 #: Where the engine reads a seed letter otherwise, and why (the reading above is kept).
 SEED_WRONG = {
-    ("contingency planning", "Wakefield"): "“focus on the improvement of the quality of plans” counts as a strength "
-                                           "word: an intention read as a finding (word-level stance)",
-    ("contingency planning", "Wirral"): "a sentence on plans without timescales clears the bar: the theme's words "
-                                        "“planning” and “plans” match without “contingency”",
     ("caseloads", "Wolverhampton"): "“excessively high caseloads” carries no weakness word, so only the "
                                     "strength is seen",
     ("management oversight", "Wolverhampton"): "“These have affected the quality of management oversight” carries "
                                                "no weakness word",
+    ("management oversight", "Wirral"): "“Far more management oversight and discussion takes place than is "
+                                        "recorded” carries no stance word: a cell that speaks of the theme "
+                                        "without judging it reads mixed",
 }
 
 
