@@ -532,8 +532,11 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                         k_csv = gr.DownloadButton("Download table (CSV)", value=None, interactive=False,
                                                   elem_id="compare-download-csv", size="sm")
                 with gr.Column(scale=2, min_width=320):
-                    k_viewer = gr.HTML("<p>Click a number such as [1] to see the quote in its letter.</p>",
-                                       elem_id="compare-viewer")
+                    with gr.Tab("Letter text"):
+                        k_viewer = gr.HTML("<p>Click a number such as [1] to see the quote in its letter.</p>",
+                                           elem_id="compare-viewer")
+                    with gr.Tab("Original page", elem_id="compare-page-tab"):
+                        k_page = gr.HTML("<p>Click a number to see its page.</p>", elem_id="compare-page")
                     k_target = gr.Textbox(elem_id="cmp-cite-target", elem_classes=["offscreen"], show_label=False,
                                           container=False)
                     k_open = gr.Button("open", elem_id="cmp-cite-open", elem_classes=["offscreen"])
@@ -604,7 +607,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         k_dates = RAW_DATES.replace("f-since", "compare-since").replace("f-until", "compare-until")
         k_go.click(run_compare, [k_auth, k_theme, k_since, k_until], [k_table, k_md, k_csv], api_visibility="private",
                    js=k_dates.replace("SINCE", "2").replace("UNTIL", "3"))
-        k_open.click(lambda t: open_quote(assistant, t)[1], k_target, k_viewer, api_visibility="private").then(
+        k_open.click(lambda t: show_quote(t)[1:], k_target, [k_viewer, k_page], api_visibility="private").then(
             None, None, None, js=SCROLL_TO_QUOTE)
         # the authorities on offer follow the index (seen changes whenever the index does)
         seen.change(lambda: gr.update(choices=assistant.authorities()), None, k_auth, api_visibility="private")

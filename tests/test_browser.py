@@ -339,3 +339,24 @@ def test_a_compare_question_in_the_chat_gives_a_cited_table(browser, real_url):
     mark.wait_for(timeout=20_000)
     assert "contingency" in mark.inner_text() and "Wakefield" in pg.locator("#letter-head").inner_text()
     pg.context.close()
+
+
+def test_compare_tab_shows_the_original_page_of_a_pdf(browser, managed):
+    url, _, assistant = managed
+    names = [a for a in assistant.authorities() if a.startswith("Cheshire")] + ["Wakefield"]
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Compare").click()
+    for name in names:
+        pg.locator("#compare-authorities input").click()
+        pg.get_by_role("option", name=name, exact=True).click()
+    pg.locator("#compare-theme input").fill("supervision")
+    pg.locator("#compare-theme input").press("Enter")
+    pg.locator("#compare-go").click()
+    pg.locator("#compare-table table").wait_for(timeout=60_000)
+    pg.locator("#compare-table tbody tr").first.locator("a[href*='#q=']").first.click()
+    pg.locator("#compare-viewer mark.current").wait_for(timeout=20_000)
+    assert "Cheshire West" in pg.locator("#compare-viewer #letter-head").inner_text()
+    pg.locator("#compare-page-tab-button, [role=tab]").filter(has_text="Original page").last.click()
+    pg.locator("#compare-page img").wait_for(timeout=20_000)
+    assert "the quote is marked" in pg.locator("#compare-page").inner_text()
+    pg.context.close()
