@@ -391,6 +391,59 @@ def bench_speed(tool: Path, sizes: list[int], embedder, *, backend: str = "torch
     return results
 
 
+COMPARE_THEMES = ["care leavers", "management oversight", "caseloads", "contingency planning", "neglect",
+                  "exploitation", "supervision", "assessments", "early help", "child protection plans"]
+
+
+def bench_compare(tool: Path, n: int, embedder, *, authorities: int = 5, repeats: int = 20,
+                  keep: Path | None = None) -> dict:
+    """Time ``Assistant.compare`` over ``authorities`` authorities on ``n`` synthetic letters
+    (median and p95 of ``repeats`` compares on varied themes and authorities), beside a
+    focused question about one authority asked in the same run (the baseline). With ``keep``,
+    the index is ``keep/index-N`` as ``bench speed --keep`` builds it, reused when there."""
+    import tempfile
+
+    from .engine import Assistant
+    from .indexing import sync
+    from .store import IndexFolder
+
+    corpus = synthetic_corpus(tool, n)
+    index = (Path(keep) / f"index-{n}") if keep else Path(tempfile.mkdtemp(prefix=f"compare-{n}-")) / "index"
+    if not IndexFolder(index).exists():
+        sync(corpus, index, embedder, progress=False)
+    assistant = Assistant.open(index, embedder=embedder)
+    names = assistant.authorities()
+    if len(names) < authorities:
+        raise ValueError(f"the collection has {len(names)} authorities; a compare of {authorities} needs more")
+    picks = [[names[(i * 7 + k * 11) % len(names)] for k in range(authorities)] for i in range(repeats)]
+    themes = [COMPARE_THEMES[i % len(COMPARE_THEMES)] for i in range(repeats)]
+    assistant.compare(picks[0], themes[0])  # warm: model and caches primed
+    compare_ms, ask_ms, cells = [], [], 0
+    for group, theme in zip(picks, themes):
+        t0 = time.perf_counter()
+        result = assistant.compare(group, theme)
+        compare_ms.append((time.perf_counter() - t0) * 1000)
+        cells += sum(bool(r["citations"]) for r in result["rows"])
+        t0 = time.perf_counter()
+        assistant.ask(f"What did inspectors say about {theme} in {group[0]}?")
+        ask_ms.append((time.perf_counter() - t0) * 1000)
+    p50 = _percentile(compare_ms, 50)
+    return {"letters": len(assistant.letters()), "authorities": authorities, "compares": repeats,
+            "compare_p50_ms": round(p50, 1), "compare_p95_ms": round(_percentile(compare_ms, 95), 1),
+            "ask_p50_ms": round(_percentile(ask_ms, 50), 1),
+            "ratio_to_ask": round(p50 / _percentile(ask_ms, 50), 2),
+            "cells_quoted": cells, "cells": repeats * authorities}
+
+
+def print_compare(r: dict) -> None:
+    print(f"{r['authorities']}-authority compare on {r['letters']} letters ({r['compares']} compares, varied "
+          f"themes):")
+    print(f"  compare  p50 {r['compare_p50_ms']:.0f} ms   p95 {r['compare_p95_ms']:.0f} ms   (target <= 1000 ms)")
+    print(f"  one focused question (baseline, same run)  p50 {r['ask_p50_ms']:.0f} ms")
+    print(f"  compare / question  x{r['ratio_to_ask']:.2f}")
+    print(f"  cells with quotes  {r['cells_quoted']} of {r['cells']}")
+
+
 def print_speed(results: list[dict]) -> None:
     import os
     import platform

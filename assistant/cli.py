@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _index_arg(p)
 
+    p = sub.add_parser("compare", help="authorities side by side on one theme, every cell quoted")
+    p.add_argument("authorities", nargs="+", metavar="AUTHORITY", help="two or more authorities")
+    p.add_argument("--theme", required=True, help='what to compare them on, e.g. "care leavers"')
+    p.add_argument("--since", help="each letter dated on or after YYYY-MM-DD (default: each one's latest letter)")
+    p.add_argument("--until", help="each letter dated on or before YYYY-MM-DD")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the table as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV, one line per quote")
+    fmt.add_argument("--md", action="store_true", help="print Markdown")
+    _index_arg(p)
+
     p = sub.add_parser("letters", help="list the indexed letters and their facts (authority, dates, grades)")
     p.add_argument("--index", type=Path, default=None, help="index folder (default: $ASSISTANT_INDEX or index/)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per letter")
@@ -85,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--questions", type=int, default=50)
     b.add_argument("--keep", type=Path, help="build each index in KEEP/index-N and keep it; a later run "
                                              "with the same KEEP reuses it and measures questions only")
+    b = bsub.add_parser("compare", help="a 5-authority compare on synthetic letters: median and p95")
+    _bench_args(b)
+    b.set_defaults(letters="1000")
+    b.add_argument("--authorities", type=int, default=5)
+    b.add_argument("--repeats", type=int, default=20)
+    b.add_argument("--keep", type=Path, help="the index is KEEP/index-N (as `bench speed --keep` builds it), "
+                                             "built there when missing and reused after")
     b = bsub.add_parser("search", help="exact against HNSW search: time per question and recall, by size")
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
@@ -146,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
-                "letters": _letters, "train": _train}[args.command](args)
+                "letters": _letters, "train": _train, "compare": _compare}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -204,6 +222,21 @@ def _ask(args) -> int:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(format_answer(answer))
+    return 0
+
+
+def _compare(args) -> int:
+    from . import compare
+    from .question import parse_day
+
+    parse_day(args.since, "--since"), parse_day(args.until, "--until")  # a typo fails before the model loads
+    result = _open(args).compare(args.authorities, args.theme, since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    elif args.csv:
+        sys.stdout.write(compare.to_csv(result))
+    else:
+        print(compare.to_document(result) if args.md else compare.to_text(result))
     return 0
 
 
@@ -296,6 +329,11 @@ def _bench(args) -> int:
             for name, r in results["runs"].items():
                 print(f"{name:>28}: median {r['median']:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in r['seconds'])})")
             print(f"{'quick / torch':>28}: {results['ratio']:.2f}")
+        return 0
+    if args.bench == "compare":
+        r = bench.bench_compare(args.tool, sizes(args.letters)[0], load_embedder(args.model, args.backend),
+                                authorities=args.authorities, repeats=args.repeats, keep=args.keep)
+        print(json.dumps(r, indent=2)) if args.json else bench.print_compare(r)
         return 0
     if args.bench == "scifact":
         results, show = bench.bench_scifact(args.folder, load_embedder(args.model, args.backend)), bench.print_scifact

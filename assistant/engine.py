@@ -198,6 +198,8 @@ class Assistant:
             query = replace(query, authorities=tuple(covered[a.lower()] for a in query.authorities
                                                      if a.lower() in covered),
                             unknown_authorities=tuple(a for a in query.authorities if a.lower() not in covered))
+        if query.mode == "compare":  # authorities side by side on the topic, as a cited table
+            return self.compare_answer(query)
         if query.unknown_authorities and not query.authorities:
             covered = snap.authorities()
             names = escape_md(" or ".join(query.unknown_authorities))
@@ -371,6 +373,21 @@ class Assistant:
         checked = {"letters": letters, "authorities": authorities}
         text = message if letters == 0 or "Checked" in message else f"{message} {checked_line(letters, authorities)}"
         return Answer(query.question, False, text, [], checked, [], query.to_dict())
+
+    # ---------------------------------------------------------------- compare
+    def compare(self, authorities: list[str], theme: str, since=None, until=None) -> dict:
+        """Authorities side by side on ``theme``: ``{"theme", "rows": [...]}``, one row per
+        authority's latest letter (or per letter dated ``since``..``until``); see ``compare.compare``
+        for the row keys and the errors raised."""
+        from .compare import compare
+
+        return compare(self, authorities, theme, since, until)
+
+    def compare_answer(self, query: Query) -> Answer:
+        """A compare question answered in the chat: the table, every quote a citation."""
+        from .compare import compare_answer
+
+        return compare_answer(self, query)
 
 
 @dataclass(frozen=True)

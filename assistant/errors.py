@@ -35,3 +35,7 @@ class QuestionError(AssistantError):
 
 class FilterError(AssistantError, ValueError):
     """A filter (a date, a judgement, a framework) could not be read; the message shows how to write it."""
+
+
+class AuthorityError(AssistantError, ValueError):
+    """An authority asked for has no letters (the message names the close matches), or none was named."""

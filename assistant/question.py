@@ -31,6 +31,11 @@ _KINDS = (
     (re.compile(r"\bcabinet (?:reports?|meetings?|papers?)\b", re.I), "cabinet report"),
     (re.compile(r"\bjoint targeted area inspections?\b|\bJTAIs?\b", re.I), "joint targeted area inspection"),
 )
+#: A question asking to put two or more named authorities side by side, and the words that
+#: lead to its theme ("compare Leeds and Dudley on care leavers").
+_COMPARE = re.compile(r"\bcompar(?:e|es|ed|ing|ison)\b|\bside[- ]by[- ]side\b|\bversus\b|\bvs\b\.?", re.I)
+_COMPARE_LEAD = re.compile(r"^.*?\b(?:on|about|over|regarding|for|in terms of|when it comes to|with regard to)\s+", re.I)
+_COMPARE_FRAME = re.compile(r"^\s*(?:how\s+(?:do|does|did)|please)\b|\b(?:with|against)\b", re.I)
 _FILLER = re.compile(
     r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
     re.IGNORECASE,
@@ -83,6 +88,9 @@ class Query:
             parts.append(f"judged {self.judgement[1]} for {areas}")
         if self.fact:
             parts.append(f"asks the letters' facts: {self.fact}")
+        if self.mode == "compare":
+            parts.append("answer: a compare table, each authority's latest letter (or each letter in the dates)")
+            return " · ".join(parts)
         parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
@@ -174,10 +182,22 @@ class QuestionReader:
         topic = _FILLER.sub(" ", topic)
         topic = " ".join(topic.split()).strip(" ,?.!")
         asked = facts.read_question(text, names > 0)
+        mode = "compare" if names > 1 and _COMPARE.search(text) else None
+        if mode == "compare":
+            topic = compare_theme(topic)
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
                      aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
-                     framework=asked.framework)
+                     framework=asked.framework, mode=mode)
+
+
+def compare_theme(topic: str) -> str:
+    """The theme of a compare question once its names are out: "Compare on care leavers" ->
+    "care leavers", "How do compare on management oversight" -> "management oversight"."""
+    lead = _COMPARE_LEAD.match(topic)
+    theme = topic[lead.end():] if lead and _COMPARE.search(topic[:lead.end()]) else _COMPARE.sub(" ", topic)
+    theme = _COMPARE_FRAME.sub(" ", theme)
+    return " ".join(theme.split()).strip(" ,?.!:;-")
 
 
 def check_question(question) -> str:

@@ -21,6 +21,7 @@ from . import corrections
 from .answer import NOT_CLEARLY, Answer, Citation, escape_md, human_date, letter_name, source_name
 from .engine import Assistant
 from .errors import AssistantError, QuestionError
+from .compare import THEMES
 from .facts import AREA_LABELS, FRAMEWORKS
 from .letters import SUFFIXES, page_at
 from .metadata import KINDS
@@ -64,6 +65,8 @@ CSS = """
 #letter-view .page { color: #888; font-size: 0.8em; display: block; margin: 0.8em 0 0.2em; }
 #page-view img { width: 100%; height: auto; border: 1px solid #ddd; }
 #chat a[href^="#q="] { font-weight: 600; text-decoration: none; padding: 0 1px; }
+#compare-table th, #compare-table td { word-break: normal; overflow-wrap: normal; hyphens: auto; }
+#compare-table td:last-child { min-width: 45%; }
 .offscreen { position: absolute !important; left: -10000px !important; width: 1px; height: 1px; overflow: hidden; }
 """
 #: Citation links (#q=<letter id>:<start>:<end>) open the quote in the viewer instead of navigating.
@@ -73,11 +76,12 @@ JS = """
     const a = ev.target.closest && ev.target.closest('a[href*="#q="]');
     if (!a) return;
     ev.preventDefault(); ev.stopPropagation();
-    const box = document.querySelector('#cite-target textarea, #cite-target input');
+    const pre = a.closest('#compare-table') ? 'cmp-' : '';
+    const box = document.querySelector('#' + pre + 'cite-target textarea, #' + pre + 'cite-target input');
     if (!box) return;
     box.value = a.getAttribute('href').split('#q=')[1];
     box.dispatchEvent(new Event('input', {bubbles: true}));
-    setTimeout(() => document.querySelector('#cite-open').click(), 60);
+    setTimeout(() => document.querySelector('#' + pre + 'cite-open').click(), 60);
   }, true);
 }
 """
@@ -210,6 +214,31 @@ def _saved_files(md: str, csv: str) -> tuple[str, str]:
     return str(folder / "answer.md"), str(folder / "answer.csv")
 
 
+def compare_view(assistant: Assistant, authorities, theme, since, until) -> tuple[str, dict | None]:
+    """The Compare tab: (Markdown table with each [n] a link to its quote, the JSON shown)."""
+    from . import compare
+
+    try:
+        result = assistant.compare(list(authorities or []), theme or "", since=since or None, until=until or None)
+    except AssistantError as exc:
+        return f"**Cannot compare:** {escape_md(str(exc))}", None
+    letters = assistant.letters()
+
+    def link(c: dict) -> str:
+        return cite_target(Citation(**c), letters)
+
+    return f"**{escape_md(compare.compare_title(result))}**\n\n" + compare.to_markdown(result, link), result
+
+
+def _compare_files(result: dict) -> tuple[str, str]:
+    from . import compare
+
+    folder = Path(tempfile.mkdtemp(prefix="compare-"))
+    (folder / "compare.md").write_text(compare.to_document(result), encoding="utf-8")
+    (folder / "compare.csv").write_text(compare.to_csv(result), encoding="utf-8")
+    return str(folder / "compare.md"), str(folder / "compare.csv")
+
+
 # ------------------------------------------------------------------ letters
 def safe_name(name: str) -> str:
     """A file name that stays inside the corpus folder: no folders, no hidden files, plain characters."""
@@ -279,6 +308,21 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
             return assistant.ask(question).to_dict()
         except QuestionError as exc:  # said to the caller as it is (not a generic AppError)
             raise gr.Error(str(exc)) from None
+
+    def compare_api(authorities: list[str], theme: str, since: str | None = None, until: str | None = None) -> dict:
+        """Authorities side by side on a theme; returns the JSON of ``Assistant.compare``."""
+        try:
+            return assistant.compare(authorities, theme, since=since, until=until)
+        except AssistantError as exc:  # an unknown name, no theme, a bad date: said as it is
+            raise gr.Error(str(exc)) from None
+
+    def run_compare(authorities, theme, since, until):
+        table, result = compare_view(assistant, authorities, theme, since, until)
+        if result is None:
+            off = gr.update(value=None, interactive=False)
+            return table, off, off
+        md, csv = _compare_files(result)
+        return table, gr.update(value=md, interactive=True), gr.update(value=csv, interactive=True)
 
     def respond(message, history, previous, saved, authorities, since, until, undated, kind, judged, framework):
         message = (message or "").strip()
@@ -466,6 +510,36 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                     cite_target = gr.Textbox(elem_id="cite-target", elem_classes=["offscreen"], show_label=False,
                                              container=False)
                     cite_open = gr.Button("open", elem_id="cite-open", elem_classes=["offscreen"])
+        with gr.Tab("Compare", elem_id="compare-tab"):
+            with gr.Row():
+                with gr.Column(scale=3, min_width=320):
+                    with gr.Row():
+                        k_auth = gr.Dropdown(choices=assistant.authorities(), multiselect=True,
+                                             label="Authorities", elem_id="compare-authorities")
+                        k_theme = gr.Dropdown(choices=list(THEMES), value=None, allow_custom_value=True,
+                                              label="Theme (pick or type)", elem_id="compare-theme")
+                    with gr.Row():
+                        k_since = gr.DateTime(label="From (optional: every letter in the dates)",
+                                              include_time=False, type="string", elem_id="compare-since")
+                        k_until = gr.DateTime(label="To", include_time=False, type="string", elem_id="compare-until")
+                    k_go = gr.Button("Compare", variant="primary", elem_id="compare-go")
+                    k_table = gr.Markdown("Pick two or more authorities and a theme. Each authority's latest "
+                                          "letter is read (or each letter between the dates).",
+                                          elem_id="compare-table")
+                    with gr.Row():
+                        k_md = gr.DownloadButton("Download table (Markdown)", value=None, interactive=False,
+                                                 elem_id="compare-download-md", size="sm")
+                        k_csv = gr.DownloadButton("Download table (CSV)", value=None, interactive=False,
+                                                  elem_id="compare-download-csv", size="sm")
+                with gr.Column(scale=2, min_width=320):
+                    with gr.Tab("Letter text"):
+                        k_viewer = gr.HTML("<p>Click a number such as [1] to see the quote in its letter.</p>",
+                                           elem_id="compare-viewer")
+                    with gr.Tab("Original page", elem_id="compare-page-tab"):
+                        k_page = gr.HTML("<p>Click a number to see its page.</p>", elem_id="compare-page")
+                    k_target = gr.Textbox(elem_id="cmp-cite-target", elem_classes=["offscreen"], show_label=False,
+                                          container=False)
+                    k_open = gr.Button("open", elem_id="cmp-cite-open", elem_classes=["offscreen"])
         with gr.Tab("Letters"):
             letters_summary = gr.Markdown(elem_id="letters-summary")
             table = gr.Dataframe(headers=LETTER_COLUMNS, value=letters_table(assistant),
@@ -530,4 +604,12 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         app.load(lambda: refreshed(None), None, everywhere, api_visibility="private")
         app.load(restore, saved, [chatbot, previous, download_md, download_csv], api_visibility="private")
         gr.api(ask_api, api_name="ask")
+        k_dates = RAW_DATES.replace("f-since", "compare-since").replace("f-until", "compare-until")
+        k_go.click(run_compare, [k_auth, k_theme, k_since, k_until], [k_table, k_md, k_csv], api_visibility="private",
+                   js=k_dates.replace("SINCE", "2").replace("UNTIL", "3"))
+        k_open.click(lambda t: show_quote(t)[1:], k_target, [k_viewer, k_page], api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_QUOTE)
+        # the authorities on offer follow the index (seen changes whenever the index does)
+        seen.change(lambda: gr.update(choices=assistant.authorities()), None, k_auth, api_visibility="private")
+        gr.api(compare_api, api_name="compare")
     return app

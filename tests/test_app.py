@@ -91,3 +91,23 @@ def test_letter_view_escapes_html_and_marks_quotes():
     out = letter_html(text, [(start, len(text))], (start, len(text)), ())
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert '<mark class="current">The quoted sentence here.</mark>' in out
+
+
+def test_compare_endpoint_returns_the_table_json(served):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    result = client.predict(["Wolverhampton", "Wakefield", "Wirral"], "contingency planning", None, None,
+                            api_name="/compare")
+    assert result["theme"] == "contingency planning"
+    assert [r["authority"] for r in result["rows"]] == ["Wolverhampton", "Wakefield", "Wirral"]
+    for r in result["rows"]:
+        assert set(r) == {"authority", "letter", "kind", "date", "grade", "stance", "citations"}
+        for c in r["citations"]:
+            text = (CORPUS / c["letter"]).read_text(encoding="utf-8")
+            assert " ".join(text[c["start"]:c["end"]].split()) == c["quote"]
+    wakefield = result["rows"][1]
+    assert any("lack meaningful contingency plans" in c["quote"] for c in wakefield["citations"])
+    assert wakefield["stance"] in ("weakness", "mixed")  # the real model's reading: see test_compare_real
+    with pytest.raises(Exception, match="Dudley"):
+        client.predict(["Dudly", "Wirral"], "caseloads", None, None, api_name="/compare")

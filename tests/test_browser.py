@@ -267,3 +267,96 @@ def test_follow_up_reuses_the_topic(browser, real_url):
     chat = pg.locator("#chat").inner_text()
     assert "nothing clearly about" in chat and "Checked 1 letter: Wirral" in chat  # names topic and letter
     pg.context.close()
+
+
+def test_compare_tab_table_citation_and_downloads(browser, real_url, real_assistant):
+    want = real_assistant.compare(["Wakefield", "Wirral"], "contingency planning")["rows"]
+    pg = open_page(browser, real_url)
+    pg.get_by_role("tab", name="Compare").click()
+    for name in ("Wakefield", "Wirral"):
+        pg.locator("#compare-authorities input").click()
+        pg.get_by_role("option", name=name).click()
+    pg.locator("#compare-theme input").click()
+    pg.get_by_role("option", name="contingency planning").click()
+    pg.locator("#compare-go").click()
+    table = pg.locator("#compare-table table")
+    table.wait_for(timeout=60_000)
+    rows = table.locator("tbody tr").all_inner_texts()
+    assert len(rows) == 2 and rows[0].startswith("Wakefield") and f"\t{want[0]['stance']}\t" in rows[0]
+    assert "lack meaningful contingency plans" in rows[0]
+    assert rows[1].startswith("Wirral") and f"\t{want[1]['stance']}\t" in rows[1]
+    link = pg.locator("#compare-table a[href*='#q=']").first
+    number = link.inner_text()
+    link.click()
+    mark = pg.locator("#compare-viewer mark.current")
+    mark.wait_for(timeout=20_000)
+    assert "contingency" in mark.inner_text() and mark.inner_text().strip()[:40] in rows[0]
+    assert number == "[1]" and "Wakefield" in pg.locator("#compare-viewer #letter-head").inner_text()
+    with pg.expect_download() as got:
+        pg.locator("#compare-download-csv").click()
+    lines = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8"))))
+    assert [r["quote"] for r in lines] == [c["quote"] or "" for r in want for c in r["citations"] or [{"quote": ""}]]
+    assert {r["authority"] for r in lines} == {"Wakefield", "Wirral"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+    pg.context.close()
+
+
+def test_compare_tab_offers_authorities_added_while_open(browser, managed, tmp_path):
+    url, corpus, assistant = managed
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Compare").click()
+    pg.locator("#compare-authorities input").click()
+    pg.get_by_role("option", name=assistant.authorities()[0], exact=True).wait_for(timeout=20_000)
+    assert pg.get_by_role("option", name="Rochdale").count() == 0
+    pg.keyboard.press("Escape")
+    (corpus / "rochdale-visit.txt").write_text(
+        (CORPUS / LETTERS["dudley"]).read_text(encoding="utf-8").replace("Dudley", "Rochdale"), encoding="utf-8")
+    assistant.sync(corpus, progress=False)
+    assert "Rochdale" in assistant.authorities()
+    # the page's refresh timer (3 s) picks up the new state: the Ask tab's filter first
+    pg.get_by_role("tab", name="Ask").click()
+    pg.locator("#filters").get_by_text("Filters").first.click()
+    pg.locator("#f-authority input").click()
+    pg.get_by_role("option", name="Rochdale").wait_for(timeout=20_000)
+    pg.keyboard.press("Escape")
+    pg.get_by_role("tab", name="Compare").click()
+    pg.locator("#compare-authorities input").click()
+    pg.get_by_role("option", name="Rochdale").wait_for(timeout=20_000)
+    pg.context.close()
+    (corpus / "rochdale-visit.txt").unlink()
+    assistant.sync(corpus, progress=False)
+
+
+def test_a_compare_question_in_the_chat_gives_a_cited_table(browser, real_url):
+    pg = open_page(browser, real_url)
+    ask(pg, "Compare Wakefield and Wirral on contingency planning", "Checked 2 letters from 2 authorities")
+    rows = pg.locator("#chat table tbody tr").all_inner_texts()
+    assert len(rows) == 2 and rows[0].startswith("Wakefield") and rows[1].startswith("Wirral")
+    assert "lack meaningful contingency plans" in rows[0]
+    pg.locator("#chat table " + CITE.split(" ", 1)[1]).first.click()
+    mark = pg.locator("#letter-view mark.current")
+    mark.wait_for(timeout=20_000)
+    assert "contingency" in mark.inner_text() and "Wakefield" in pg.locator("#letter-head").inner_text()
+    pg.context.close()
+
+
+def test_compare_tab_shows_the_original_page_of_a_pdf(browser, managed):
+    url, _, assistant = managed
+    names = [a for a in assistant.authorities() if a.startswith("Cheshire")] + ["Wakefield"]
+    pg = open_page(browser, url)
+    pg.get_by_role("tab", name="Compare").click()
+    for name in names:
+        pg.locator("#compare-authorities input").click()
+        pg.get_by_role("option", name=name, exact=True).click()
+    pg.locator("#compare-theme input").fill("supervision")
+    pg.locator("#compare-theme input").press("Enter")
+    pg.locator("#compare-go").click()
+    pg.locator("#compare-table table").wait_for(timeout=60_000)
+    pg.locator("#compare-table tbody tr").first.locator("a[href*='#q=']").first.click()
+    pg.locator("#compare-viewer mark.current").wait_for(timeout=20_000)
+    assert "Cheshire West" in pg.locator("#compare-viewer #letter-head").inner_text()
+    pg.locator("#compare-page-tab-button, [role=tab]").filter(has_text="Original page").last.click()
+    pg.locator("#compare-page img").wait_for(timeout=20_000)
+    assert "the quote is marked" in pg.locator("#compare-page").inner_text()
+    pg.context.close()
