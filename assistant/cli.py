@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | ask | letters | eval | bench | watch``."""
+"""Command line: ``assistant index | ask | timeline | letters | eval | bench | watch``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", help="only inspections under this framework (sif, ilacs_standard, ilacs_short, "
                                        "april_2026)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _index_arg(p)
+
+    p = sub.add_parser("timeline", help="one authority's letters over time: grades, what needs to improve, "
+                                        "whether a later letter says it improved")
+    p.add_argument("authority")
+    p.add_argument("--theme", help="also quote what each letter says on this theme")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print one CSV row per item to improve")
+    fmt.add_argument("--md", action="store_true", help="print it as Markdown")
     _index_arg(p)
 
     p = sub.add_parser("letters", help="list the indexed letters and their facts (authority, dates, grades)")
@@ -138,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
-                "letters": _letters, "train": _train}[args.command](args)
+                "letters": _letters, "train": _train, "timeline": _timeline}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -196,6 +206,23 @@ def _ask(args) -> int:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(format_answer(answer))
+    return 0
+
+
+def _timeline(args) -> int:
+    from .timeline import build_timeline
+
+    t = build_timeline(_open(args), args.authority, args.theme)
+    if args.json:
+        print(json.dumps(t.to_dict(), indent=2, ensure_ascii=False))
+    elif args.csv:
+        sys.stdout.write(t.to_csv())
+    elif args.md:
+        sys.stdout.write(t.to_markdown())
+    else:
+        from .answer import Answer
+
+        print(format_answer(Answer("", True, t.to_markdown(), [t.authority], {}, t.citations())))
     return 0
 
 

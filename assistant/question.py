@@ -31,6 +31,17 @@ _KINDS = (
     (re.compile(r"\bcabinet (?:reports?|meetings?|papers?)\b", re.I), "cabinet report"),
     (re.compile(r"\bjoint targeted area inspections?\b|\bJTAIs?\b", re.I), "joint targeted area inspection"),
 )
+#: A question about one authority's change over time: "How has Dudley changed since 2019?",
+#: "What is Wirral's history?", "Dudley's inspections over time". Its words are taken out of
+#: the topic: what is left (if anything) is the theme to follow.
+_TIMELINE = re.compile(
+    r"\bhow\s+(?:has|have|did)\b(?P<who>.{0,60}?)\b(?:changed|improved|progressed|developed|got\s+on|fared)\b"
+    r"|\b(?:inspection\s+)?(?:history|timeline|track\s+record)\b|\bover\s+(?:time|the\s+years)\b"
+    r"|\bchanged\s+since\b",
+    re.IGNORECASE,
+)
+_TIMELINE_FRAME = re.compile(r"^\s*(?:what\s+(?:is|was|are)|show(?:\s+me)?|tell\s+me)\b|['’]s\b|\b(?:its|their)\b",
+                             re.IGNORECASE)
 _FILLER = re.compile(
     r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
     re.IGNORECASE,
@@ -174,10 +185,15 @@ class QuestionReader:
         topic = _FILLER.sub(" ", topic)
         topic = " ".join(topic.split()).strip(" ,?.!")
         asked = facts.read_question(text, names > 0)
+        mode = None
+        if names == 1 and not asked.fact and _TIMELINE.search(topic):  # one authority over time
+            mode, aggregate = "timeline", False
+            topic = " ".join(_TIMELINE_FRAME.sub(" ", _TIMELINE.sub(" ", topic)).split()).strip(" ,?.!")
+            topic = re.sub(r"^(?:(?:the|of|on|in|about|for|with|regarding|and)\b\s*)+", "", topic, flags=re.I)
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
                      aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
-                     framework=asked.framework)
+                     framework=asked.framework, mode=mode)
 
 
 def check_question(question) -> str:
