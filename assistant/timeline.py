@@ -126,12 +126,13 @@ class Timeline:
             lines += [f"Theme: “{escape_md(self.theme)}”", ""]
         if not self.letters:
             lines.append("No letters.")
+        names = {e.letter: e.name(self.authority) for e in self.letters}
         for e in self.letters:
-            lines.append(f"**{escape_md(e.name(self.authority))}**")
             facts_line = [visit_text(e.visit_dates)] if e.visit_dates else []
             facts_line += [f"{facts.AREA_LABELS.get(a, a)}: {g}" for a, g in e.judgements.items()]
             if not e.when:
                 facts_line.append("undated")
+            lines.append(f"**{escape_md(names[e.letter])}**" + ("  " if facts_line else ""))
             if facts_line:
                 lines.append(escape_md(" · ".join(facts_line)))
             for c in e.evidence:
@@ -142,7 +143,8 @@ class Timeline:
                 for i in e.improve:
                     lines.append(f"- “{escape_md(i.text)}” [{i.source.n}] — **{i.later}**")
                     for c in i.citations:
-                        lines.append(f"    - “{escape_md(c.quote)}” [{c.n}] — {escape_md(source_name(c))}")
+                        where = names.get(c.letter, source_name(c)) + (f" · p. {c.page}" if c.page else "")
+                        lines.append(f"    - “{escape_md(c.quote)}” [{c.n}] — {escape_md(where)}")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
 

@@ -64,6 +64,12 @@ CSS = """
 #page-view img { width: 100%; height: auto; border: 1px solid #ddd; }
 #chat a[href^="#q="] { font-weight: 600; text-decoration: none; padding: 0 1px; }
 .offscreen { position: absolute !important; left: -10000px !important; width: 1px; height: 1px; overflow: hidden; }
+#t-letter-view { max-height: 70vh; overflow-y: auto; white-space: pre-wrap; font-family: Georgia, serif;
+                 line-height: 1.5; padding: 0.8em; border: 1px solid #ddd; border-radius: 6px; }
+#t-letter-view mark { background: #ffe066; padding: 0 2px; }
+#t-letter-view mark.current { background: #ffb703; outline: 2px solid #fb8500; }
+#t-letter-view .page { color: #888; font-size: 0.8em; display: block; margin: 0.8em 0 0.2em; }
+#t-text a[href^="#q="] { font-weight: 600; text-decoration: none; padding: 0 1px; }
 """
 #: Citation links (#q=<letter id>:<start>:<end>) open the quote in the viewer instead of navigating.
 JS = """
@@ -72,11 +78,12 @@ JS = """
     const a = ev.target.closest && ev.target.closest('a[href*="#q="]');
     if (!a) return;
     ev.preventDefault(); ev.stopPropagation();
-    const box = document.querySelector('#cite-target textarea, #cite-target input');
+    const at = a.closest('#history-tab') ? 't-' : '';  // the authority page has its own viewer
+    const box = document.querySelector(`#${at}cite-target textarea, #${at}cite-target input`);
     if (!box) return;
     box.value = a.getAttribute('href').split('#q=')[1];
     box.dispatchEvent(new Event('input', {bubbles: true}));
-    setTimeout(() => document.querySelector('#cite-open').click(), 60);
+    setTimeout(() => document.querySelector(`#${at}cite-open`).click(), 60);
   }, true);
 }
 """
@@ -316,6 +323,10 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                 gr.update(value=None, interactive=False)
         return chart, text, gr.update(value=md, interactive=True), gr.update(value=csv, interactive=True)
 
+    def history_quote(target):
+        """The authority page's viewer: the letter at the quote (its own element ids)."""
+        return open_quote(assistant, target)[1].replace("id='letter-", "id='t-letter-")
+
     def respond(message, history, previous, saved, authorities, since, until, undated, kind, judged, framework):
         message = (message or "").strip()
         history = list(history or [])
@@ -505,7 +516,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                     cite_open = gr.Button("open", elem_id="cite-open", elem_classes=["offscreen"])
         with gr.Tab("Authority history", elem_id="history-tab"):
             with gr.Row():
-                t_auth = gr.Dropdown(choices=assistant.authorities(), label="Authority", elem_id="t-authority")
+                t_auth = gr.Dropdown(choices=assistant.authorities(), value=None, label="Authority",
+                                     elem_id="t-authority")
                 t_theme = gr.Dropdown(choices=[""] + THEMES, value="", allow_custom_value=True,
                                       label="Theme (optional: pick or type)", elem_id="t-theme")
                 t_show = gr.Button("Show history", variant="primary", elem_id="t-show")
@@ -523,6 +535,9 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                 with gr.Column(scale=2, min_width=320):
                     t_viewer = gr.HTML("<p>Click a citation number such as [1] to see the quote in its letter.</p>",
                                        elem_id="t-viewer")
+                    t_cite_target = gr.Textbox(elem_id="t-cite-target", elem_classes=["offscreen"], show_label=False,
+                                               container=False)
+                    t_cite_open = gr.Button("open", elem_id="t-cite-open", elem_classes=["offscreen"])
         with gr.Tab("Letters"):
             letters_summary = gr.Markdown(elem_id="letters-summary")
             table = gr.Dataframe(headers=LETTER_COLUMNS, value=letters_table(assistant),
@@ -568,7 +583,8 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                      api_visibility="private")
         cite_open.click(show_quote, cite_target, [view, viewer, page_view], api_visibility="private").then(
             None, None, None, js=SCROLL_TO_QUOTE)
-        cite_open.click(lambda t: open_quote(assistant, t)[1], cite_target, t_viewer, api_visibility="private")
+        t_cite_open.click(history_quote, t_cite_target, t_viewer, api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_QUOTE.replace("#letter-view", "#t-letter-view"))
         for trigger in (t_show.click, t_auth.change):
             trigger(show_timeline, [t_auth, t_theme], [t_chart, t_text, t_md, t_csv], api_visibility="private")
         prev_page.click(lambda v: turn_page(v, -1), view, [view, page_view], api_visibility="private")
