@@ -95,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--questions", type=int, default=50)
     b.add_argument("--keep", type=Path, help="build each index in KEEP/index-N and keep it; a later run "
                                              "with the same KEEP reuses it and measures questions only")
+    b = bsub.add_parser("timeline", help="an authority's timeline (six letters) among synthetic letters: "
+                                         "median and p95")
+    b.add_argument("--letters", type=int, default=1000, help="synthetic letters beside the six (default 1000)")
+    b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
+                   help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    b.add_argument("--reports", type=Path, default=Path("../shared/real-reports/pdf"),
+                   help="the real reports (default ../shared/real-reports/pdf)")
+    b.add_argument("--keep", type=Path, help="keep the letters and index in KEEP/timeline-N; a later run only times")
+    b.add_argument("--repeats", type=int, default=20)
+    b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("search", help="exact against HNSW search: time per question and recall, by size")
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
@@ -337,6 +349,10 @@ def _bench(args) -> int:
         results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
                                    index=args.index or default_index_dir(), deletion_copies=args.deletion_copies)
         show = bench.print_load
+    elif args.bench == "timeline":
+        results = bench.bench_timeline(args.tool, args.letters, load_embedder(args.model, args.backend),
+                                       reports=args.reports, keep=args.keep, repeats=args.repeats)
+        show = bench.print_timeline
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     elif args.bench == "layout":

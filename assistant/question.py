@@ -94,7 +94,10 @@ class Query:
             parts.append(f"judged {self.judgement[1]} for {areas}")
         if self.fact:
             parts.append(f"asks the letters' facts: {self.fact}")
-        parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
+        if self.mode == "timeline":
+            parts.append("answer: the authority's letters over time")
+        else:
+            parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
     def with_filters(self, authority=None, since=None, until=None, kind=None, undated=None, *, judgement=None,
@@ -295,7 +298,8 @@ def follow_up(query: Query, previous: Query | None) -> Query:
                        len(query.authorities) != 1, since=query.since or previous.since,
                        until=query.until or previous.until, kind=query.kind or previous.kind,
                        fact=query.fact or previous.fact, areas=query.areas or previous.areas,
-                       grade=query.grade or previous.grade)
+                       grade=query.grade or previous.grade,
+                       mode=query.mode or (previous.mode if len(named) == 1 else None))
     if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
         return replace(query, authorities=previous.authorities, unknown_authorities=(),
                        aggregate=query.aggregate and len(previous.authorities) > 1,

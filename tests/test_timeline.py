@@ -171,3 +171,14 @@ def test_judge_followup_weighs_the_stances_of_the_sentences_about_the_item():
     assert judge_followup([said(0.5, -1), said(0.49, 1)])[0] == NOT_YET
     assert judge_followup([said(0.5, 1, again=True)])[0] == NOT_YET  # listed again as still to improve
     assert judge_followup([said(0.2, 1)])[0] == NOT_FOLLOWED  # below the evidence threshold
+
+
+def test_what_about_another_authority_after_a_history_question_gives_its_history(dudley):
+    from assistant.question import follow_up
+
+    first = dudley.read("What is Dudley's history?")
+    assert "answer: the authority's letters over time" in first.describe()
+    then = follow_up(dudley.read("what about Wolverhampton?"), first)
+    assert then.mode == "timeline" and then.authorities == ("Wolverhampton",)
+    ans = dudley.ask("what about Wolverhampton?", query=then)
+    assert "Wolverhampton · focused visit" in ans.answer
