@@ -15,7 +15,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -191,23 +191,23 @@ def build_timeline(assistant, authority: str, theme: str | None = None, since: s
                    key=lambda i: (letter_date(snap.letters[i]["meta"]) is None,
                                   letter_date(snap.letters[i]["meta"]) or "", snap.letters[i]["path"]))
     items = {i: improve_items(snap, i) for i in order}
-    vectors = _embed(assistant.embedder, [t for i in order for t, _ in items[i]] + ([theme] if theme else []))
-    at = 0
+    # each item is the question put to the later letters (the latest letter's items have none)
+    asked = [t for k, i in enumerate(order[:-1]) for t, _ in items[i]]
+    vectors = iter(assistant.embedder.embed(asked) if asked else [])
     entries = []
     for k, letter in enumerate(order):
         later = order[k + 1:]
         found = []
         for text, cite in items[letter]:
-            status, quotes = follow_up(assistant, snap, text, vectors[at], later)
+            status, quotes = follow_up(assistant, snap, text, next(vectors), later) if later else (NOT_FOLLOWED, [])
             found.append(Item(text, cite, status, tuple(quotes)))
-            at += 1
         meta = snap.letters[letter]["meta"]
         entries.append(Entry(snap.letters[letter]["path"], meta.get("kind"), meta.get("date"),
                              tuple(meta["visit_dates"]) if meta.get("visit_dates") else None,
                              dict(meta.get("judgements") or {}), tuple(found)))
     if theme:
-        qvec = vectors[-1]
-        entries = [replace(e, evidence=tuple(theme_evidence(assistant, snap, theme, qvec, letter)))
+        qvec, keyword = assistant.embedder.embed([theme])[0], snap.keyword.scores(evidence.search_terms(theme))
+        entries = [replace(e, evidence=tuple(theme_evidence(assistant, snap, theme, qvec, keyword, letter)))
                    for e, letter in zip(entries, order)]
     return _numbered(Timeline(name, tuple(entries), theme or None))
 
@@ -221,10 +221,6 @@ def _authority_named(authority, assistant, covered: list[str]) -> str | None:
         return lower[wanted]
     query = assistant.read(authority)  # "City of Wolverhampton council" -> Wolverhampton
     return query.authorities[0] if len(query.authorities) == 1 else None
-
-
-def _embed(embedder, texts: list[str]) -> np.ndarray:
-    return embedder.embed(texts) if texts else np.zeros((0, 1), np.float32)
 
 
 def _numbered(t: Timeline) -> Timeline:
@@ -344,18 +340,18 @@ def _source(snap: Snapshot, letter: int, rec, s: int, e: int, section: str | Non
 
 
 # ------------------------------------------------------------------ what later letters say
-def _letter_sentences(snap: Snapshot, letter: int, qvec: np.ndarray, topic: str, probe: evidence.Probe,
+def _letter_sentences(snap: Snapshot, letter: int, qvec: np.ndarray, keyword: np.ndarray, probe: evidence.Probe,
                       passages_read: int) -> list[Scored]:
-    """The engine's sentence scoring for ``topic``, restricted to one letter: its passages scored
-    (meaning and words, fused as for a question), the best few read sentence by sentence."""
+    """The engine's sentence scoring restricted to one letter: its passages scored (meaning, and
+    ``keyword``: the BM25 scores of every passage for the words asked, fused as for a question),
+    the best few read sentence by sentence."""
+    from .fusion import fuse
+
     lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
     if hi <= lo:
         return []
     dense = snap.passage_vectors(np.arange(lo, hi)) @ qvec
-    keyword = snap.keyword.scores(evidence.search_terms(topic))[lo:hi] if snap.size else np.zeros(hi - lo)
-    from .fusion import fuse
-
-    local = fuse(dense, keyword)
+    local = fuse(dense, keyword[lo:hi])
     scores = np.full(snap.size, -np.inf, dtype=np.float32)
     scores[lo:hi] = local
     top = (lo + np.argsort(-local, kind="stable")[:passages_read]).tolist()
@@ -412,8 +408,9 @@ def follow_up(assistant, snap: Snapshot, item: str, qvec: np.ndarray, later: lis
     from .engine import _quote_spans
 
     probe = replace(snap.probe(item, item), want=0, targets=frozenset(), kind=None, thing=None)
+    keyword = snap.keyword.scores(evidence.search_terms(item))
     for letter in later:
-        sents = _letter_sentences(snap, letter, qvec, item, probe, FOLLOW_PASSAGES)
+        sents = _letter_sentences(snap, letter, qvec, keyword, probe, FOLLOW_PASSAGES)
         if not sents or sents[0].score < evidence.THRESHOLD:
             continue
         again = set(improve_sections(snap, letter))
@@ -430,12 +427,13 @@ def follow_up(assistant, snap: Snapshot, item: str, qvec: np.ndarray, later: lis
     return NOT_FOLLOWED, []
 
 
-def theme_evidence(assistant, snap: Snapshot, theme: str, qvec: np.ndarray, letter: int) -> list[Citation]:
+def theme_evidence(assistant, snap: Snapshot, theme: str, qvec: np.ndarray, keyword: np.ndarray,
+                   letter: int) -> list[Citation]:
     """The letter's best quotes on ``theme`` (the engine's sentence scoring in that letter alone)."""
     from .engine import _quote_spans
 
     probe = snap.probe(theme, theme)
-    sents = _letter_sentences(snap, letter, qvec, theme, probe, FOLLOW_PASSAGES)
+    sents = _letter_sentences(snap, letter, qvec, keyword, probe, FOLLOW_PASSAGES)
     if not sents or sents[0].score < evidence.THRESHOLD:
         return []
     bar = max(evidence.THRESHOLD, 0.75 * sents[0].score)
