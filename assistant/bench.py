@@ -935,14 +935,21 @@ def bench_timeline(tool: Path, n: int, embedder, *, reports: Path, keep: Path | 
     first = assistant.timeline("Blackpool")  # warm: the letters read once, the model primed
     out = {"letters": len(assistant.letters()), "authority_letters": len(first["letters"]),
            "items": sum(len(e["improve"]) for e in first["letters"]), "build_s": build_s and round(build_s, 1)}
-    for label, theme in (("timeline", None), ("timeline with a theme", "management oversight")):
+    question = "What did inspectors say about management oversight in Blackpool?"
+    assistant.ask(question)
+    runs = (("timeline", lambda: assistant.timeline("Blackpool")),
+            ("timeline with a theme", lambda: assistant.timeline("Blackpool", "management oversight")),
+            ("baseline: one question", lambda: assistant.ask(question)))
+    for label, fn in runs:
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            assistant.timeline("Blackpool", theme)
+            fn()
             times.append((time.perf_counter() - t0) * 1000)
         out[label] = {"median_ms": round(statistics.median(times), 1), "p95_ms": round(_percentile(times, 95), 1),
                       "runs": repeats}
+    for label in ("timeline", "timeline with a theme"):
+        out[label]["to_baseline"] = round(out[label]["median_ms"] / out["baseline: one question"]["median_ms"], 1)
     if not keep:
         shutil.rmtree(base, ignore_errors=True)
     return out
@@ -951,6 +958,8 @@ def bench_timeline(tool: Path, n: int, embedder, *, reports: Path, keep: Path | 
 def print_timeline(r: dict) -> None:
     print(f"{r['letters']} letters indexed; the authority has {r['authority_letters']} letters and "
           f"{r['items']} items to improve" + (f"; built in {r['build_s']} s" if r["build_s"] else ""))
-    for label in ("timeline", "timeline with a theme"):
+    for label in ("timeline", "timeline with a theme", "baseline: one question"):
         x = r[label]
-        print(f"{label:>22}: median {x['median_ms']:.0f} ms, p95 {x['p95_ms']:.0f} ms ({x['runs']} runs; target 1000 ms)")
+        ratio = f", {x['to_baseline']}x the question" if "to_baseline" in x else ""
+        print(f"{label:>22}: median {x['median_ms']:.0f} ms, p95 {x['p95_ms']:.0f} ms ({x['runs']} runs{ratio})"
+              + ("; target 1000 ms" if ratio else ""))
