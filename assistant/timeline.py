@@ -461,7 +461,8 @@ def grade_chart_svg(t: Timeline, width: int = 560, height: int = 170) -> str:
         return top + (height - top - bottom) * (4 - rank) / 3
 
     areas = list(dict.fromkeys(a for _, j in points for a in j))
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+               "#7f7f7f", "#393b79", "#ad494a"]
     parts = [f'<svg class="grade-chart" role="img" aria-label="Grades over time" viewBox="0 0 {width} {height}" '
              f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" font-size="11">']
     for grade, rank in GRADE_RANK.items():
