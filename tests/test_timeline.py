@@ -182,3 +182,38 @@ def test_what_about_another_authority_after_a_history_question_gives_its_history
     assert then.mode == "timeline" and then.authorities == ("Wolverhampton",)
     ans = dudley.ask("what about Wolverhampton?", query=then)
     assert "Wolverhampton · focused visit" in ans.answer
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--csv", "--md", None])
+def test_cli_timeline_in_each_format(dudley, monkeypatch, capsys, fmt):
+    import json
+
+    from assistant import cli
+
+    monkeypatch.setattr(cli, "_open", lambda args: dudley)
+    assert cli.main(["timeline", "Dudley"] + ([fmt] if fmt else [])) == 0
+    out = capsys.readouterr().out
+    if fmt == "--json":
+        assert json.loads(out) == dudley.timeline("Dudley")
+    elif fmt == "--csv":
+        assert out.splitlines()[0].startswith("authority,letter,kind,date") and "now strong" in out
+    else:
+        assert "The voice of children in assessments." in out and "improved" in out
+        assert ("**" in out) == (fmt == "--md")  # the terminal gets plain text
+    monkeypatch.setattr(cli, "_open", lambda args: dudley)
+    assert cli.main(["timeline", "Dudly"]) == 2
+    assert "did you mean Dudley" in capsys.readouterr().err
+
+
+def test_grade_chart_draws_each_areas_grade_over_time():
+    from assistant.timeline import Entry, Timeline
+
+    t = Timeline("Blackpool", (
+        Entry("a.pdf", "inspection", None, ("2018-11-26", "2018-12-07"),
+              {"overall_effectiveness": "inadequate", "in_care": "requires improvement"}),
+        Entry("b.pdf", "inspection", None, ("2022-12-05", "2022-12-16"),
+              {"overall_effectiveness": "requires improvement", "in_care": "good"}),
+        Entry("c.pdf", "inspection", None, None, {"overall_effectiveness": "good"})))  # undated: not drawn
+    svg = grade_chart_svg(t)
+    assert svg.count("<circle") == 4 and svg.count("<polyline") == 2
+    assert ">2018<" in svg and ">2022<" in svg and "children in care" in svg
