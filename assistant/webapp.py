@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -237,16 +238,18 @@ def save_upload(src: Path, corpus: Path, max_mb: int = MAX_UPLOAD_MB) -> tuple[s
     if size > max_mb * 1024 * 1024:
         return name, f"refused: {size / 1e6:.0f} MB is over the {max_mb} MB limit"
     dest = corpus / name
-    if dest.exists():
-        if dest.read_bytes() == src.read_bytes():
+    taken = os.path.lexists  # a link counts as taken, even a broken one: never written through
+    if taken(dest):
+        if not dest.is_symlink() and dest.is_file() and dest.read_bytes() == src.read_bytes():
             return name, "already in the corpus"
         stem, suffix = dest.stem, dest.suffix
         n = 2
-        while (corpus / f"{stem}-{n}{suffix}").exists():
+        while taken(corpus / f"{stem}-{n}{suffix}"):
             n += 1
         dest = corpus / f"{stem}-{n}{suffix}"
     corpus.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    with open(src, "rb") as inp, open(dest, "xb") as out:  # "x": fails rather than follow a link made meanwhile
+        shutil.copyfileobj(inp, out)
     return dest.name, "saved"
 
 

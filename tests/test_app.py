@@ -83,6 +83,23 @@ def test_upload_names_are_made_safe(tmp_path):
     assert "refused" in save_upload(src / "evil.exe", corpus)[1]
 
 
+def test_an_upload_is_never_written_through_a_link_in_the_corpus(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (outside / "kept.txt").write_text("not the assistant's file")
+    (corpus / "b.txt").symlink_to(outside / "kept.txt")
+    (corpus / "c.txt").symlink_to(outside / "absent.txt")  # a broken link
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("b.txt", "c.txt"):
+        (src / name).write_text("an uploaded letter")
+        assert save_upload(src / name, corpus) == (name.replace(".txt", "-2.txt"), "saved")
+    assert (outside / "kept.txt").read_text() == "not the assistant's file"
+    assert not (outside / "absent.txt").exists()
+
+
 def test_letter_view_escapes_html_and_marks_quotes():
     text = "Intro <script>alert(1)</script>. The quoted sentence here."
     start = text.index("The quoted")

@@ -12,13 +12,13 @@ from assistant.letters import read_document
 from assistant.metadata import evidence_bounds
 
 REAL = Path(__file__).resolve().parent / "data" / "real"
-SIF_2014 = "50004266.pdf"        # single inspection framework, Bexley 2014, 38 pages, contents page, footnotes
+SIF_2014 = "facts-bexley-2014-sif.pdf"  # single inspection framework, Bexley 2014, 38 pages, contents page, footnotes
 SIF_2017 = "2755462.pdf"         # single inspection framework, Southwark 2017, grades on the same line
 SIF_2018 = "50004447.pdf"        # single inspection framework, Darlington 2018, grade boxes beside headings
 STANDARD = "50262710.pdf"        # ILACS standard, Cumberland 2024, running footer with dates and page number
-SHORT = "50212243.pdf"           # ILACS short, Bexley 2023
+SHORT = "facts-bexley-2023-ilacs-short.pdf"  # ILACS short, Bexley 2023
 APRIL_2026 = "50308110.pdf"      # April 2026 framework, Blackpool, no overall effectiveness grade
-HTML = "50004183.pdf"            # an HTML error page saved as .pdf
+HTML = "facts-html-saved-as.pdf"  # an HTML error page saved as .pdf
 PDFS = [SIF_2014, SIF_2017, SIF_2018, STANDARD, SHORT, APRIL_2026]
 
 
