@@ -884,10 +884,9 @@ def print_load(r: dict) -> None:
 
 # ---------------------------------------------------------------- an authority's timeline
 
-#: The six reports of the timeline benchmark: Blackpool's four readable reports (kept in
-#: tests/data/real/timeline) and two of Norfolk's, filed as Blackpool's by a correction, since
-#: no authority in the development set has six readable reports. Together they hold every
-#: layout: a 2014 single-framework report, ILACS standard and short inspections, April 2026.
+#: The six reports of the timeline benchmark: Blackpool's four readable reports and two of
+#: Norfolk's, filed as Blackpool's by a correction, since no authority in the development set
+#: has six readable reports. Together they hold every layout: a 2014 single-framework report, ILACS standard and short inspections, April 2026.
 TIMELINE_REPORTS = ("50004282.pdf", "50050255.pdf", "50206631.pdf", "50308110.pdf")
 TIMELINE_BORROWED = ("50004306.pdf", "50204404.pdf")
 
@@ -909,7 +908,6 @@ def bench_timeline(tool: Path, n: int, embedder, *, reports: Path, keep: Path | 
     from .engine import Assistant
     from .indexing import sync
 
-    here = Path(__file__).resolve().parent.parent / "tests" / "data" / "real" / "timeline"
     base = Path(keep) / f"timeline-{n}" if keep else Path(tempfile.mkdtemp(prefix=f"timeline-{n}-"))
     corpus, index = base / "corpus", base / "index"
     build_s = None
@@ -919,7 +917,7 @@ def bench_timeline(tool: Path, n: int, embedder, *, reports: Path, keep: Path | 
             shutil.copy(p, corpus / p.name)
         fixes = {}
         for name in TIMELINE_REPORTS + TIMELINE_BORROWED:
-            src = here / name if (here / name).exists() else Path(reports) / name
+            src = Path(reports) / name
             if not src.exists():
                 raise FileNotFoundError(f"{src} not found; pass --reports path/to/real-reports/pdf")
             shutil.copy(src, corpus / name)

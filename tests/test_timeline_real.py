@@ -7,8 +7,10 @@ import pytest
 from conftest import DATA
 
 FOLDER = DATA / "real" / "timeline"
+#: Blackpool's reports kept for other tests already (tests/data/real), not copied twice
+ELSEWHERE = ("facts-blackpool-2022-ilacs-standard.pdf", "50308110.pdf")
 RI, INADEQUATE, GOOD, OUTSTANDING = "requires improvement", "inadequate", "good", "outstanding"
-SIF, Y2019, Y2022, Y2026 = "50004282.pdf", "50050255.pdf", "50206631.pdf", "50308110.pdf"
+SIF, Y2019, Y2022, Y2026 = "50004282.pdf", "50050255.pdf", "facts-blackpool-2022-ilacs-standard.pdf", "50308110.pdf"
 
 pytestmark = pytest.mark.slow
 
@@ -19,9 +21,15 @@ def blackpool(tmp_path_factory):
     from assistant.engine import Assistant
     from assistant.indexing import sync
 
+    import shutil
+
     embedder = load_embedder()
-    index = tmp_path_factory.mktemp("blackpool") / "index"
-    report = sync(FOLDER, index, embedder, progress=False)
+    base = tmp_path_factory.mktemp("blackpool")
+    shutil.copytree(FOLDER, base / "corpus", ignore=shutil.ignore_patterns("*.md"))
+    for name in ELSEWHERE:
+        shutil.copy(DATA / "real" / name, base / "corpus" / name)
+    index = base / "index"
+    report = sync(base / "corpus", index, embedder, progress=False)
     assert [f for f, _ in report.failed] == ["50004178.pdf"]  # the saved web page
     assistant = Assistant.open(index, embedder=embedder)
     return assistant.timeline("Blackpool")
