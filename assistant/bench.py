@@ -886,7 +886,8 @@ def print_load(r: dict) -> None:
 
 #: The six reports of the timeline benchmark: Blackpool's four readable reports and two of
 #: Norfolk's, filed as Blackpool's by a correction, since no authority in the development set
-#: has six readable reports. Together they hold every layout: a 2014 single-framework report, ILACS standard and short inspections, April 2026.
+#: has six readable reports. Together they hold every layout: single-framework reports (2014,
+#: 2015), ILACS standard inspections, April 2026.
 TIMELINE_REPORTS = ("50004282.pdf", "50050255.pdf", "50206631.pdf", "50308110.pdf")
 TIMELINE_BORROWED = ("50004306.pdf", "50204404.pdf")
 
