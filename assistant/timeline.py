@@ -270,22 +270,29 @@ def improve_items(snap: Snapshot, letter: int) -> list[tuple[str, Citation]]:
             else:
                 spans[-1][1] = e
     items: list[list] = []
+    ended = None  # a section whose list has ended (at a judgement line the PDF reader took for a paragraph)
     for s0, e, section in spans:
         s = _strip_marks(text, s0, e)
         piece = text[s:e].strip()
-        if not piece:
+        if not piece or section == ended:
+            continue
+        if _prints_judgement(piece):
+            ended = section
             continue
         marked = _LIST_MARK.match(text[s0:e].lstrip()) is not None
-        if marked and items and items[-1][2] == section and \
-                not text[items[-1][0]:items[-1][1]].rstrip().endswith((".", "!", "?")):
-            items[-1][1] = e  # a part of the list the previous item introduced
+        if items and items[-1][2] == section and (
+                (marked and not text[items[-1][0]:items[-1][1]].rstrip().endswith((".", "!", "?")))
+                or (piece[:1].islower() and items[-1][3])):
+            items[-1][1] = e  # a part of the list the previous item introduced ("... by:", "where (i)")
             continue
         if _is_label(piece):
             continue
-        items.append([s, e, section])
+        items.append([s, e, section, piece.endswith(":")])  # the last: it opens a list
+    # a line that introduces a list of items of their own ("Implement the following:") is none
+    items = [it for it in items if not text[it[0]:it[1]].rstrip().endswith(":")]
     out = []
     meta = snap.letters[letter]["meta"]
-    for s, e, section in items:
+    for s, e, section, _ in items:
         s, e = _trim_label_tail(text, s, e)
         source = _source(snap, letter, rec, s, e, section, meta)
         if verify([source], {source.letter: text}):  # as every quote shown: exactly the letter's text
@@ -314,9 +321,16 @@ def _strip_marks(text: str, s: int, e: int) -> int:
 
 
 def _is_label(piece: str) -> bool:
-    """A sub-heading printed as a paragraph: short, one line's worth, no closing punctuation."""
+    """A sub-heading printed as a paragraph: short, one line's worth, capitalised, no closing
+    punctuation ("Adoption"; a list item such as "ensure all children have a plan" is none)."""
     flat = clean(piece)
-    return len(flat.split()) <= 12 and not flat.endswith((".", "!", "?", ":", ";", ")"))
+    return len(flat.split()) <= 12 and flat[:1].isupper() and not flat.endswith((".", "!", "?", ":", ";", ")"))
+
+
+def _prints_judgement(piece: str) -> bool:
+    """A judgement line ("The experiences and progress of children in care: good"), by the
+    judgement areas and grades the facts reader knows (facts.json): the next section's heading."""
+    return len(piece.split()) <= 30 and bool(facts.read_judgements(piece, None))
 
 
 def _trim_label_tail(text: str, s: int, e: int) -> tuple[int, int]:

@@ -217,3 +217,33 @@ def test_grade_chart_draws_each_areas_grade_over_time():
     svg = grade_chart_svg(t)
     assert svg.count("<circle") == 4 and svg.count("<polyline") == 2
     assert ">2018<" in svg and ">2022<" in svg and "children in care" in svg
+
+
+LAYOUT = HEAD.format(
+    date="3 May 2021",
+    visit="This letter summarises the findings of the monitoring visit to Dudley Metropolitan Borough Council "
+          "children's services on 13 and 14 April 2021.",
+    body="Leaders have made progress.\n\nWhat needs to improve\n\n"
+         "Improve the quality of pathway planning by:\n\nensuring that plans are updated when young people move\n\n"
+         "strengthening the involvement of care leavers in their plans\n\n"
+         "Implement the following areas for improvement from the previous inspection:\n\n"
+         "Legal advice is sought when necessary.\n\n"
+         "The experiences and progress of children who need help and protection: requires improvement to be good.\n\n"
+         "Inspectors found strong practice in the assessment teams.")
+
+
+def test_items_are_read_from_the_layout_of_the_list(tmp_path):
+    from assistant.timeline import improve_items
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "layout.txt").write_text(LAYOUT, encoding="utf-8")
+    sync(corpus, tmp_path / "index", FakeEmbedder(), progress=False)
+    a = Assistant.open(tmp_path / "index", embedder=FakeEmbedder())
+    got = [text for text, _ in improve_items(a.snapshot, 0)]
+    assert got == [
+        # a list introduced by a colon stays one item
+        "Improve the quality of pathway planning by: ensuring that plans are updated when young people move "
+        "strengthening the involvement of care leavers in their plans",
+        # the line introducing items of their own is none; the list ends at the judgement line
+        "Legal advice is sought when necessary."]
