@@ -141,7 +141,8 @@ class Timeline:
                 lines.append("")
                 lines.append("What needs to improve:")
                 for i in e.improve:
-                    lines.append(f"- “{escape_md(i.text)}” [{i.source.n}] — **{i.later}**")
+                    last = " (no later letter yet)" if e is self.letters[-1] else ""
+                    lines.append(f"- “{escape_md(i.text)}” [{i.source.n}] — **{i.later}**{last}")
                     for c in i.citations:
                         where = names.get(c.letter, source_name(c)) + (f" · p. {c.page}" if c.page else "")
                         lines.append(f"    - “{escape_md(c.quote)}” [{c.n}] — {escape_md(where)}")
@@ -524,6 +525,7 @@ def timeline_answer(assistant, query) -> "Answer":
     span = f", {dated[0][:4]} to {dated[-1][:4]}" if len(dated) > 1 else ""
     head = (f"**{escape_md(t.authority)}: {len(t.letters)} letter{'s' * (len(t.letters) != 1)}{span}**, "
             f"{len(items)} item{'s' * (len(items) != 1)} to improve: {counts[IMPROVED]} improved, "
-            f"{counts[NOT_YET]} not yet, {counts[NOT_FOLLOWED]} not followed up in a later letter.")
+            f"{counts[NOT_YET]} not yet, {counts[NOT_FOLLOWED]} not followed up in a later letter"
+            + (f" ({len(t.letters[-1].improve)} of them in the latest letter)." if t.letters[-1].improve else "."))
     return Answer(query.question, True, head + "\n\n" + t.to_markdown(heading=False), [t.authority], checked,
                   t.citations(), query.to_dict())
