@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | ask | letters | eval | bench | watch``."""
+"""Command line: ``assistant index | ask | timeline | letters | eval | bench | watch``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--md", action="store_true", help="print Markdown")
     _index_arg(p)
 
+    p = sub.add_parser("timeline", help="one authority's letters over time: grades, what needs to improve, "
+                                        "whether a later letter says it improved")
+    p.add_argument("authority")
+    p.add_argument("--theme", help="also quote what each letter says on this theme")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print one CSV row per item to improve")
+    fmt.add_argument("--md", action="store_true", help="print it as Markdown")
+    _index_arg(p)
+
     p = sub.add_parser("letters", help="list the indexed letters and their facts (authority, dates, grades)")
     p.add_argument("--index", type=Path, default=None, help="index folder (default: $ASSISTANT_INDEX or index/)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per letter")
@@ -103,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=20)
     b.add_argument("--keep", type=Path, help="the index is KEEP/index-N (as `bench speed --keep` builds it), "
                                              "built there when missing and reused after")
+    b = bsub.add_parser("timeline", help="an authority's timeline (six letters) among synthetic letters: "
+                                         "median and p95")
+    b.add_argument("--letters", type=int, default=1000, help="synthetic letters beside the six (default 1000)")
+    b.add_argument("--tool", type=Path, default=Path("../shared/tools/make_corpus.py"),
+                   help="the synthetic letter generator (default ../shared/tools/make_corpus.py)")
+    b.add_argument("--reports", type=Path, default=Path("../shared/real-reports/pdf"),
+                   help="the real reports (default ../shared/real-reports/pdf)")
+    b.add_argument("--keep", type=Path, help="keep the letters and index in KEEP/timeline-N; a later run only times")
+    b.add_argument("--repeats", type=int, default=20)
+    b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("search", help="exact against HNSW search: time per question and recall, by size")
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
@@ -164,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"index": _index, "watch": _watch, "ask": _ask, "eval": _eval, "bench": _bench,
-                "letters": _letters, "train": _train, "compare": _compare}[args.command](args)
+                "letters": _letters, "train": _train, "compare": _compare, "timeline": _timeline}[args.command](args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -237,6 +259,23 @@ def _compare(args) -> int:
         sys.stdout.write(compare.to_csv(result))
     else:
         print(compare.to_document(result) if args.md else compare.to_text(result))
+    return 0
+
+
+def _timeline(args) -> int:
+    from .timeline import build_timeline
+
+    t = build_timeline(_open(args), args.authority, args.theme)
+    if args.json:
+        print(json.dumps(t.to_dict(), indent=2, ensure_ascii=False))
+    elif args.csv:
+        sys.stdout.write(t.to_csv())
+    elif args.md:
+        sys.stdout.write(t.to_markdown())
+    else:
+        from .answer import Answer
+
+        print(format_answer(Answer("", True, t.to_markdown(), [t.authority], {}, t.citations())))
     return 0
 
 
@@ -359,6 +398,10 @@ def _bench(args) -> int:
         results = bench.bench_load(sizes(args.clients), args.seconds, corpus=args.corpus or default_corpus_dir(),
                                    index=args.index or default_index_dir(), deletion_copies=args.deletion_copies)
         show = bench.print_load
+    elif args.bench == "timeline":
+        results = bench.bench_timeline(args.tool, args.letters, load_embedder(args.model, args.backend),
+                                       reports=args.reports, keep=args.keep, repeats=args.repeats)
+        show = bench.print_timeline
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     elif args.bench == "layout":

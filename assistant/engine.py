@@ -24,6 +24,7 @@ from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
 from .factanswer import answer_from_facts
 from .judge import Judge
 from .retrieval import Scored, Snapshot
+from .timeline import timeline_answer
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,8 @@ class Assistant:
             answer = answer_from_facts(snap, query, allowed, {"letters": n_letters, "authorities": n_auth})
             if answer is not None:
                 return answer
+        if query.mode == "timeline" and len(query.authorities) == 1:  # "How has Dudley changed since 2019?"
+            return timeline_answer(self, query)
         qtokens = search_terms(query.topic)
         if not qtokens:
             return self._nothing(query, "What would you like to know? Ask about a topic, for example "
@@ -388,6 +391,16 @@ class Assistant:
         from .compare import compare_answer
 
         return compare_answer(self, query)
+
+    # ---------------------------------------------------------------- timeline
+    def timeline(self, authority: str, theme: str | None = None, *, since: str | None = None,
+                 until: str | None = None) -> dict:
+        """Every letter about ``authority`` in date order, its facts, what it says needs to
+        improve and whether a later letter says each improved, cited (see ``timeline.py``).
+        Raises UnknownAuthorityError (naming close matches) when no letter is about it."""
+        from .timeline import build_timeline
+
+        return build_timeline(self, authority, theme, since, until).to_dict()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,17 @@ _KINDS = (
 _COMPARE = re.compile(r"\bcompar(?:e|es|ed|ing|ison)\b|\bside[- ]by[- ]side\b|\bversus\b|\bvs\b\.?", re.I)
 _COMPARE_LEAD = re.compile(r"^.*?\b(?:on|about|over|regarding|for|in terms of|when it comes to|with regard to)\s+", re.I)
 _COMPARE_FRAME = re.compile(r"^\s*(?:how\s+(?:do|does|did)|please)\b|\b(?:with|against)\b", re.I)
+#: A question about one authority's change over time: "How has Dudley changed since 2019?",
+#: "What is Wirral's history?", "Dudley's inspections over time". Its words are taken out of
+#: the topic: what is left (if anything) is the theme to follow.
+_TIMELINE = re.compile(
+    r"\bhow\s+(?:has|have|did)\b(?P<who>.{0,60}?)\b(?:changed|improved|progressed|developed|got\s+on|fared)\b"
+    r"|\b(?:inspection\s+)?(?:history|timeline|track\s+record)\b|\bover\s+(?:time|the\s+years)\b"
+    r"|\bchanged\s+since\b",
+    re.IGNORECASE,
+)
+_TIMELINE_FRAME = re.compile(r"^\s*(?:what\s+(?:is|was|are)|show(?:\s+me)?|tell\s+me)\b|['’]s\b|\b(?:its|their)\b",
+                             re.IGNORECASE)
 _FILLER = re.compile(
     r"^\s*(?:and|but|so|also|what about|how about|tell me about)\b[\s,]*|\b(?:please|ofsted|inspectors? (?:say|said|found))\b",
     re.IGNORECASE,
@@ -90,8 +101,10 @@ class Query:
             parts.append(f"asks the letters' facts: {self.fact}")
         if self.mode == "compare":
             parts.append("answer: a compare table, each authority's latest letter (or each letter in the dates)")
-            return " · ".join(parts)
-        parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
+        elif self.mode == "timeline":
+            parts.append("answer: the authority's letters over time")
+        else:
+            parts.append("answer: per authority, every letter checked" if self.aggregate else "answer: best quotes")
         return " · ".join(parts)
 
     def with_filters(self, authority=None, since=None, until=None, kind=None, undated=None, *, judgement=None,
@@ -182,9 +195,13 @@ class QuestionReader:
         topic = _FILLER.sub(" ", topic)
         topic = " ".join(topic.split()).strip(" ,?.!")
         asked = facts.read_question(text, names > 0)
-        mode = "compare" if names > 1 and _COMPARE.search(text) else None
-        if mode == "compare":
-            topic = compare_theme(topic)
+        mode = None
+        if names > 1 and _COMPARE.search(text):
+            mode, topic = "compare", compare_theme(topic)
+        elif names == 1 and not asked.fact and _TIMELINE.search(topic):  # one authority over time
+            mode, aggregate = "timeline", False
+            topic = " ".join(_TIMELINE_FRAME.sub(" ", _TIMELINE.sub(" ", topic)).split()).strip(" ,?.!")
+            topic = re.sub(r"^(?:(?:the|of|on|in|about|for|with|regarding|and)\b\s*)+", "", topic, flags=re.I)
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
                      aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
@@ -299,7 +316,8 @@ def follow_up(query: Query, previous: Query | None) -> Query:
                        len(query.authorities) != 1, since=query.since or previous.since,
                        until=query.until or previous.until, kind=query.kind or previous.kind,
                        fact=query.fact or previous.fact, areas=query.areas or previous.areas,
-                       grade=query.grade or previous.grade)
+                       grade=query.grade or previous.grade,
+                       mode=query.mode or (previous.mode if len(named) == 1 else None))
     if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
         return replace(query, authorities=previous.authorities, unknown_authorities=(),
                        aggregate=query.aggregate and len(previous.authorities) > 1,

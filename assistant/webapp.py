@@ -68,6 +68,12 @@ CSS = """
 #compare-table th, #compare-table td { word-break: normal; overflow-wrap: normal; hyphens: auto; }
 #compare-table td:last-child { min-width: 45%; }
 .offscreen { position: absolute !important; left: -10000px !important; width: 1px; height: 1px; overflow: hidden; }
+#t-letter-view { max-height: 70vh; overflow-y: auto; white-space: pre-wrap; font-family: Georgia, serif;
+                 line-height: 1.5; padding: 0.8em; border: 1px solid #ddd; border-radius: 6px; }
+#t-letter-view mark { background: #ffe066; padding: 0 2px; }
+#t-letter-view mark.current { background: #ffb703; outline: 2px solid #fb8500; }
+#t-letter-view .page { color: #888; font-size: 0.8em; display: block; margin: 0.8em 0 0.2em; }
+#t-text a[href^="#q="] { font-weight: 600; text-decoration: none; padding: 0 1px; }
 """
 #: Citation links (#q=<letter id>:<start>:<end>) open the quote in the viewer instead of navigating.
 JS = """
@@ -76,7 +82,7 @@ JS = """
     const a = ev.target.closest && ev.target.closest('a[href*="#q="]');
     if (!a) return;
     ev.preventDefault(); ev.stopPropagation();
-    const pre = a.closest('#compare-table') ? 'cmp-' : '';
+    const pre = a.closest('#compare-table') ? 'cmp-' : a.closest('#history-tab') ? 't-' : '';  // each view has its own viewer
     const box = document.querySelector('#' + pre + 'cite-target textarea, #' + pre + 'cite-target input');
     if (!box) return;
     box.value = a.getAttribute('href').split('#q=')[1];
@@ -297,6 +303,23 @@ def _state_key(assistant: Assistant):
     return None if snap is None else f"{snap.generation}:{id(snap)}"
 
 
+# ------------------------------------------------------------------ an authority's history
+def timeline_view(assistant: Assistant, authority: str, theme: str | None) -> tuple[str, str, str, str]:
+    """The authority page for ``authority``: (grade chart HTML, timeline Markdown with citation
+    links, Markdown file, CSV file). Raises AssistantError (an unknown authority) as it is."""
+    from .timeline import build_timeline, grade_chart_svg
+
+    t = build_timeline(assistant, authority, (theme or "").strip() or None)
+    ans = Answer("", True, t.to_markdown(heading=False), [t.authority], {}, t.citations())
+    folder = Path(tempfile.mkdtemp(prefix="timeline-"))
+    name = safe_name(t.authority.lower().replace(" ", "-")) or "timeline"
+    (folder / f"{name}-timeline.md").write_text(t.to_markdown(), encoding="utf-8")
+    (folder / f"{name}-timeline.csv").write_text(t.to_csv(), encoding="utf-8")
+    chart = grade_chart_svg(t) or "<p>No grades are printed in these letters.</p>"
+    return (chart, render_answer(ans, assistant.letters()), str(folder / f"{name}-timeline.md"),
+            str(folder / f"{name}-timeline.csv"))
+
+
 # ------------------------------------------------------------------ the app
 def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UPLOAD_MB):
     """The Gradio Blocks app for one assistant and its corpus folder."""
@@ -323,6 +346,27 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
             return table, off, off
         md, csv = _compare_files(result)
         return table, gr.update(value=md, interactive=True), gr.update(value=csv, interactive=True)
+
+    def timeline_api(authority: str, theme: str | None = None) -> dict:
+        """One authority's timeline; returns the JSON of ``Assistant.timeline``."""
+        try:
+            return assistant.timeline(authority, theme or None)
+        except AssistantError as exc:  # an unknown authority: said to the caller as it is
+            raise gr.Error(str(exc)) from None
+
+    def show_timeline(authority, theme):
+        if not authority:
+            return gr.skip(), "Pick an authority.", gr.skip(), gr.skip()
+        try:
+            chart, text, md, csv = timeline_view(assistant, authority, theme)
+        except AssistantError as exc:
+            return "", f"**{escape_md(str(exc))}**", gr.update(value=None, interactive=False), \
+                gr.update(value=None, interactive=False)
+        return chart, text, gr.update(value=md, interactive=True), gr.update(value=csv, interactive=True)
+
+    def history_quote(target):
+        """The authority page's viewer: the letter at the quote (its own element ids)."""
+        return open_quote(assistant, target)[1].replace("id='letter-", "id='t-letter-")
 
     def respond(message, history, previous, saved, authorities, since, until, undated, kind, judged, framework):
         message = (message or "").strip()
@@ -381,12 +425,13 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         """Every view of the letters, brought up to date (after a sync of any kind)."""
         key = _state_key(assistant)
         if seen is not None and key == seen:
-            return (gr.skip(),) * 6
+            return (gr.skip(),) * 7
         n, failed = len(assistant.letters()), len(assistant.failed())
         summary = (f"**{n} letter{'s' * (n != 1)} indexed** from {len(assistant.authorities())} authorities"
                    + (f"; {failed} file{'s' * (failed != 1)} could not be read" if failed else "") + ".")
         return (key, gr.update(value=letters_table(assistant)), gr.update(choices=assistant.authorities()),
-                gr.update(choices=letter_choices(assistant)), summary, gr.skip() if message is None else message)
+                gr.update(choices=letter_choices(assistant)), summary, gr.skip() if message is None else message,
+                gr.update(choices=assistant.authorities()))
 
     def tick(seen):
         assistant.refresh()  # a sync by another process shows here too; a file stat when nothing changed
@@ -540,6 +585,30 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                     k_target = gr.Textbox(elem_id="cmp-cite-target", elem_classes=["offscreen"], show_label=False,
                                           container=False)
                     k_open = gr.Button("open", elem_id="cmp-cite-open", elem_classes=["offscreen"])
+        with gr.Tab("Authority history", elem_id="history-tab"):
+            with gr.Row():
+                t_auth = gr.Dropdown(choices=assistant.authorities(), value=None, label="Authority",
+                                     elem_id="t-authority")
+                t_theme = gr.Dropdown(choices=["", *THEMES], value="", allow_custom_value=True,
+                                      label="Theme (optional: pick or type)", elem_id="t-theme")
+                t_show = gr.Button("Show history", variant="primary", elem_id="t-show")
+            with gr.Row():
+                with gr.Column(scale=3, min_width=320):
+                    t_chart = gr.HTML(elem_id="t-chart")
+                    t_text = gr.Markdown("Pick an authority to see every letter about it in date order, what each "
+                                         "says needs to improve, and whether a later letter says it improved.",
+                                         elem_id="t-text")
+                    with gr.Row():
+                        t_md = gr.DownloadButton("Download history (Markdown)", value=None, interactive=False,
+                                                 elem_id="t-download-md", size="sm")
+                        t_csv = gr.DownloadButton("Download history (CSV)", value=None, interactive=False,
+                                                  elem_id="t-download-csv", size="sm")
+                with gr.Column(scale=2, min_width=320):
+                    t_viewer = gr.HTML("<p>Click a citation number such as [1] to see the quote in its letter.</p>",
+                                       elem_id="t-viewer")
+                    t_cite_target = gr.Textbox(elem_id="t-cite-target", elem_classes=["offscreen"], show_label=False,
+                                               container=False)
+                    t_cite_open = gr.Button("open", elem_id="t-cite-open", elem_classes=["offscreen"])
         with gr.Tab("Letters"):
             letters_summary = gr.Markdown(elem_id="letters-summary")
             table = gr.Dataframe(headers=LETTER_COLUMNS, value=letters_table(assistant),
@@ -565,7 +634,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
             report = gr.Markdown(elem_id="letters-report")
         timer = gr.Timer(REFRESH_SECONDS)
 
-        everywhere = [seen, table, f_auth, pick, letters_summary, report]
+        everywhere = [seen, table, f_auth, pick, letters_summary, report, t_auth]
         inputs = [box, chatbot, previous, saved, f_auth, f_since, f_until, f_undated, f_kind, f_judged, f_framework]
         # the question box is emptied in the same update as the answer (a separate step after it
         # could empty a question typed meanwhile); kept when the filters cannot be used
@@ -585,6 +654,10 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                      api_visibility="private")
         cite_open.click(show_quote, cite_target, [view, viewer, page_view], api_visibility="private").then(
             None, None, None, js=SCROLL_TO_QUOTE)
+        t_cite_open.click(history_quote, t_cite_target, t_viewer, api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_QUOTE.replace("#letter-view", "#t-letter-view"))
+        for trigger in (t_show.click, t_auth.change):
+            trigger(show_timeline, [t_auth, t_theme], [t_chart, t_text, t_md, t_csv], api_visibility="private")
         prev_page.click(lambda v: turn_page(v, -1), view, [view, page_view], api_visibility="private")
         next_page.click(lambda v: turn_page(v, +1), view, [view, page_view], api_visibility="private")
 
@@ -612,4 +685,5 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
         # the authorities on offer follow the index (seen changes whenever the index does)
         seen.change(lambda: gr.update(choices=assistant.authorities()), None, k_auth, api_visibility="private")
         gr.api(compare_api, api_name="compare")
+        gr.api(timeline_api, api_name="timeline")
     return app

@@ -40,6 +40,21 @@ def test_ask_endpoint_answers_with_verified_quotes(served):
         assert " ".join(text[c["start"]:c["end"]].split()) == c["quote"]
 
 
+def test_timeline_endpoint_returns_the_authoritys_letters_in_date_order(served):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    result = client.predict("Wolverhampton", None, api_name="/timeline")
+    assert result["authority"] == "Wolverhampton"
+    assert [(x["kind"], x["date"]) for x in result["letters"]] == [("cabinet report", "2017-04-26"),
+                                                                    ("focused visit", "2018-10-04")]
+    visit = result["letters"][1]
+    assert visit["improve"][0]["item"].startswith("In locality team hubs, many assessments do not sufficiently")
+    assert all(i["later"] == "not followed up" for i in visit["improve"])  # no later letter
+    with pytest.raises(Exception, match="did you mean Wolverhampton"):
+        client.predict("Wolverhamton", None, api_name="/timeline")
+
+
 @pytest.mark.parametrize("path", [
     "/gradio_api/file=/etc/passwd",
     "/gradio_api/file=..%2f..%2f..%2fetc%2fpasswd",

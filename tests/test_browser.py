@@ -360,3 +360,52 @@ def test_compare_tab_shows_the_original_page_of_a_pdf(browser, managed):
     pg.locator("#compare-page img").wait_for(timeout=20_000)
     assert "the quote is marked" in pg.locator("#compare-page").inner_text()
     pg.context.close()
+
+
+@pytest.fixture(scope="module")
+def history_url(tmp_path_factory):
+    """The five letters and two Blackpool reports with grades (quick fake vectors)."""
+    from assistant.engine import Assistant
+    from assistant.indexing import sync
+    from assistant.server import serve
+
+    corpus = tmp_path_factory.mktemp("history") / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    for name in ("facts-blackpool-2022-ilacs-standard.pdf", "50308110.pdf"):
+        shutil.copy(DATA / "real" / name, corpus / name)
+    emb = FakeEmbedder()
+    sync(corpus, corpus.parent / "index", emb, progress=False)
+    app = serve(Assistant.open(corpus.parent / "index", embedder=emb), corpus, port=free_port(), block=False)
+    yield app.local_url
+    app.close()
+
+
+def test_authority_page_shows_letters_grade_chart_and_opens_a_citation(browser, history_url):
+    pg = open_page(browser, history_url)
+    pg.get_by_role("tab", name="Authority history").click()
+    pg.locator("#t-authority input").click()
+    pg.get_by_role("option", name="Blackpool").click()
+    text = pg.locator("#t-text")
+    text.get_by_text("What needs to improve").first.wait_for(timeout=30_000)
+    blocks = re.findall(r"Blackpool · inspection · \d+ \w{3} \d{4}", text.inner_text())
+    assert blocks[:2] == ["Blackpool · inspection · 5 Dec 2022", "Blackpool · inspection · 8 Jun 2026"]
+    assert "visit 5 Dec 2022 to 16 Dec 2022" in text.inner_text()
+    assert "Sufficient placements to meet children’s assessed needs." in text.inner_text()
+    chart = pg.locator("#t-chart svg.grade-chart")
+    assert chart.count() == 1 and pg.locator("#t-chart circle").count() >= 6  # grades of both reports
+    assert "help and protection" in pg.locator("#t-chart").inner_text()
+    link = text.locator("a[href*='#q=']").first
+    number = link.inner_text()
+    link.click()
+    mark = pg.locator("#t-letter-view mark.current")
+    mark.wait_for(timeout=20_000)
+    assert mark.is_visible() and "Blackpool" in pg.locator("#t-letter-head").inner_text()
+    assert " ".join(mark.inner_text().split())[:40] in " ".join(text.inner_text().split())
+    assert number == "[1]"
+    with pg.expect_download() as dl:
+        pg.locator("#t-download-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8"))))
+    assert {r["letter"] for r in rows} == {"facts-blackpool-2022-ilacs-standard.pdf", "50308110.pdf"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
+    pg.context.close()
