@@ -324,8 +324,8 @@ def judgement_check(assistant, csv_path: Path) -> list[dict]:
 
 def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "held-out") -> dict:
     """The answering engine on the labelled analyst questions (``data/judge``): each question asked
-    of each authority's letters in the index, a report counting as listed when the answer quotes
-    it. Figures per (question, report) as ``assistant train judge`` prints them for the judge.
+    of the whole index (a "which authorities" answer), a report counting as listed when the answer
+    quotes it. Figures per (question, report) as ``assistant train judge`` prints them for the judge.
 
     ``scorer``: "held-out" answers each authority with a judge trained without it (the labels
     are of these very reports); "rules" with the rules of ``evidence`` (no judge)."""
@@ -347,26 +347,28 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "held-o
             else:
                 gold.setdefault(key, "silent")
     assistant = Assistant.open(index, embedder=embedder)
-    judges: dict = {}
+    indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
+    reports = sorted({k[2] for k in gold} & set(indexed))
+    # each question asked of the whole index, as a user asks it; with "held-out", once per fold,
+    # by the judge trained without that fold's authorities, counting only that fold's reports
+    folds: list = [(None, set(reports))]
     if scorer == "held-out":
         from .training import train_judge
 
         held_out = train_judge(data, None, assistant.embedder)[2]
-    indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
-    reports = sorted({k[2] for k in gold} & set(indexed))
-    if scorer == "held-out":
-        # an authority's reports all sit in one fold: any of them names the judge that never saw it
-        judges = {indexed[r]: held_out[r] for r in reports if r in held_out}
+        missing = [r for r in reports if r not in held_out]
+        if missing:
+            raise ValueError(f"no labels for {len(missing)} indexed reports ({missing[0]}, ...): index only labelled ones")
+        judges = {id(held_out[r]): held_out[r] for r in reports}
+        folds = [(j, {r for r in reports if held_out[r] is j}) for j in judges.values()]
     listed: set = set()
     clock, asked = time.perf_counter(), 0
     for (topic, kind), question in sorted(questions.items()):
-        for authority in sorted({indexed[r] for r in reports if indexed[r]}):
-            assistant.judge = judges.get(authority)
-            if scorer == "held-out" and assistant.judge is None:
-                raise ValueError(f"no labels for {authority}: index only the labelled reports")
-            ans = assistant.ask(question, authority=authority)
+        for judge, members in folds:
+            assistant.judge = judge  # None: the rules
+            ans = assistant.ask(question)
             asked += 1
-            listed |= {(topic, kind, c.letter) for c in ans.citations}
+            listed |= {(topic, kind, c.letter) for c in ans.citations if c.letter in members}
     keys = [k for k in gold if k[2] in indexed]
     out = {"scorer": scorer, "reports": len(reports), "questions": len(questions), "asked": asked,
            "seconds_per_question": (time.perf_counter() - clock) / max(1, asked)}

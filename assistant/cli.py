@@ -14,6 +14,15 @@ from .config import default_corpus_dir, default_index_dir
 from .errors import AssistantError
 
 
+def _formats(p, what: str, csv_rows: str) -> None:
+    """--json, --csv or --md (one of them) for a view printed whole, and --index."""
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+    fmt.add_argument("--csv", action="store_true", help=f"print {what} as CSV, {csv_rows}")
+    fmt.add_argument("--md", action="store_true", help=f"print {what} as Markdown")
+    _index_arg(p)
+
+
 def _index_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=None,
                    help="index folder (default: $ASSISTANT_INDEX or index/)")
@@ -71,21 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", required=True, help='what to compare them on, e.g. "care leavers"')
     p.add_argument("--since", help="each letter dated on or after YYYY-MM-DD (default: each one's latest letter)")
     p.add_argument("--until", help="each letter dated on or before YYYY-MM-DD")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the table as JSON")
-    fmt.add_argument("--csv", action="store_true", help="print CSV, one line per quote")
-    fmt.add_argument("--md", action="store_true", help="print Markdown")
-    _index_arg(p)
+    _formats(p, "the table", "one line per quote")
 
     p = sub.add_parser("timeline", help="one authority's letters over time: grades, what needs to improve, "
                                         "whether a later letter says it improved")
     p.add_argument("authority")
     p.add_argument("--theme", help="also quote what each letter says on this theme")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the timeline as JSON")
-    fmt.add_argument("--csv", action="store_true", help="print one CSV row per item to improve")
-    fmt.add_argument("--md", action="store_true", help="print it as Markdown")
-    _index_arg(p)
+    _formats(p, "the timeline", "one row per item to improve")
 
     p = sub.add_parser("letters", help="list the indexed letters and their facts (authority, dates, grades)")
     p.add_argument("--index", type=Path, default=None, help="index folder (default: $ASSISTANT_INDEX or index/)")

@@ -298,6 +298,18 @@ def letter_choices(assistant: Assistant) -> list[tuple[str, str]]:
     return [(f"{letter_name(e['meta'])} ({e['path']})", e["sha256"]) for e in entries]
 
 
+def _downloads(markdown: str, csv: str, prefix: str):
+    """A view's two download buttons (Markdown, CSV), off until there is something to download."""
+    return tuple(gr.DownloadButton(f"Download {label}", value=None, interactive=False, size="sm",
+                                   elem_id=f"{prefix}download-{kind}") for label, kind in ((markdown, "md"), (csv, "csv")))
+
+
+def _citation_opener(prefix: str):
+    """A view's hidden box and button through which a clicked [n] (see JS) opens its quote."""
+    return (gr.Textbox(elem_id=f"{prefix}cite-target", elem_classes=["offscreen"], show_label=False, container=False),
+            gr.Button("open", elem_id=f"{prefix}cite-open", elem_classes=["offscreen"]))
+
+
 def _state_key(assistant: Assistant):
     snap = assistant.snapshot
     return None if snap is None else f"{snap.generation}:{id(snap)}"
@@ -538,10 +550,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                         gr.Markdown("Dates go by the letter's date, or the first day of its visit when the "
                                     "letter has none. Type YYYY-MM-DD or pick from the calendar.")
                     with gr.Row():
-                        download_md = gr.DownloadButton("Download answer (Markdown)", value=None, interactive=False,
-                                                        elem_id="download-md", size="sm")
-                        download_csv = gr.DownloadButton("Download quotes (CSV)", value=None, interactive=False,
-                                                         elem_id="download-csv", size="sm")
+                        download_md, download_csv = _downloads("answer (Markdown)", "quotes (CSV)", "")
                         forget = gr.Button("Clear conversation", size="sm", elem_id="clear")
                 with gr.Column(scale=2, min_width=320):
                     with gr.Tab("Letter text"):
@@ -552,9 +561,7 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                             prev_page = gr.Button("◀ Previous page", size="sm", elem_id="prev-page")
                             next_page = gr.Button("Next page ▶", size="sm", elem_id="next-page")
                         page_view = gr.HTML("<p>Click a citation number to see its page.</p>", elem_id="page-view")
-                    cite_target = gr.Textbox(elem_id="cite-target", elem_classes=["offscreen"], show_label=False,
-                                             container=False)
-                    cite_open = gr.Button("open", elem_id="cite-open", elem_classes=["offscreen"])
+                    cite_target, cite_open = _citation_opener("")
         with gr.Tab("Compare", elem_id="compare-tab"):
             with gr.Row():
                 with gr.Column(scale=3, min_width=320):
@@ -572,19 +579,14 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                                           "letter is read (or each letter between the dates).",
                                           elem_id="compare-table")
                     with gr.Row():
-                        k_md = gr.DownloadButton("Download table (Markdown)", value=None, interactive=False,
-                                                 elem_id="compare-download-md", size="sm")
-                        k_csv = gr.DownloadButton("Download table (CSV)", value=None, interactive=False,
-                                                  elem_id="compare-download-csv", size="sm")
+                        k_md, k_csv = _downloads("table (Markdown)", "table (CSV)", "compare-")
                 with gr.Column(scale=2, min_width=320):
                     with gr.Tab("Letter text"):
                         k_viewer = gr.HTML("<p>Click a number such as [1] to see the quote in its letter.</p>",
                                            elem_id="compare-viewer")
                     with gr.Tab("Original page", elem_id="compare-page-tab"):
                         k_page = gr.HTML("<p>Click a number to see its page.</p>", elem_id="compare-page")
-                    k_target = gr.Textbox(elem_id="cmp-cite-target", elem_classes=["offscreen"], show_label=False,
-                                          container=False)
-                    k_open = gr.Button("open", elem_id="cmp-cite-open", elem_classes=["offscreen"])
+                    k_target, k_open = _citation_opener("cmp-")
         with gr.Tab("Authority history", elem_id="history-tab"):
             with gr.Row():
                 t_auth = gr.Dropdown(choices=assistant.authorities(), value=None, label="Authority",
@@ -599,16 +601,11 @@ def build_app(assistant: Assistant, corpus: Path, *, max_upload_mb: int = MAX_UP
                                          "says needs to improve, and whether a later letter says it improved.",
                                          elem_id="t-text")
                     with gr.Row():
-                        t_md = gr.DownloadButton("Download history (Markdown)", value=None, interactive=False,
-                                                 elem_id="t-download-md", size="sm")
-                        t_csv = gr.DownloadButton("Download history (CSV)", value=None, interactive=False,
-                                                  elem_id="t-download-csv", size="sm")
+                        t_md, t_csv = _downloads("history (Markdown)", "history (CSV)", "t-")
                 with gr.Column(scale=2, min_width=320):
                     t_viewer = gr.HTML("<p>Click a citation number such as [1] to see the quote in its letter.</p>",
                                        elem_id="t-viewer")
-                    t_cite_target = gr.Textbox(elem_id="t-cite-target", elem_classes=["offscreen"], show_label=False,
-                                               container=False)
-                    t_cite_open = gr.Button("open", elem_id="t-cite-open", elem_classes=["offscreen"])
+                    t_cite_target, t_cite_open = _citation_opener("t-")
         with gr.Tab("Letters"):
             letters_summary = gr.Markdown(elem_id="letters-summary")
             table = gr.Dataframe(headers=LETTER_COLUMNS, value=letters_table(assistant),
