@@ -252,11 +252,13 @@ class Assistant:
         best_by_letter: dict[int, list[Scored]] = {}
         scored = snap.score_sentences(read, scores, qvec, probe)
         judge = self.judge
-        if judge is not None:  # the learned judge's P(answers with the polarity asked) is the score
+        if judge is not None and probe.want and scored:  # the learned judge vetoes the opposite polarity
             rows = np.array([s.row for s in scored], dtype=np.int64)
-            yes = judge.answers(snap.sentence_vectors[rows], np.array([s.dense for s in scored]), probe.want)
-            scored = [replace(s, score=float(y), reports=True) for s, y in zip(scored, yes)]
-        letter_bar, plain_bar = (judge.threshold, judge.threshold) if judge else (AGGREGATE_THRESHOLD, THRESHOLD)
+            p = judge.stance(snap.sentence_vectors[rows])
+            w, st, m = p[:, 0], p[:, 1], p[:, 2]
+            keep = (w + m >= st) if probe.want < 0 else (st + m >= w)
+            scored = [s for s, k in zip(scored, keep) if k]
+        letter_bar, plain_bar = AGGREGATE_THRESHOLD, THRESHOLD
         scored_rows = {x.row: x for x in scored}
         for s in sorted(scored, key=lambda s: -s.score):
             # "Which authorities were praised for X": letters praise in so many words ("good",
