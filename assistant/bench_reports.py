@@ -330,22 +330,11 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "held-o
     ``scorer``: "held-out" answers each authority with a judge trained without it (the labels
     are of these very reports); "rules" with the rules of ``evidence`` (no judge)."""
     from .engine import Assistant
-    from .training import QUESTION_KINDS, answers, load_labels, opposes, questions_of
+    from .training import QUESTION_KINDS, gold_by_report, load_labels, questions_of
 
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
-    gold: dict = {}
-    for x in load_labels(data):
-        for kind in QUESTION_KINDS:
-            if (x.topic, kind) not in questions:
-                continue
-            key = (x.topic, kind, x.report)
-            if answers(x.label, kind):
-                gold[key] = "says"
-            elif opposes(x.label, kind) and gold.get(key) != "says":
-                gold[key] = "opposite"
-            else:
-                gold.setdefault(key, "silent")
+    gold = gold_by_report(load_labels(data), questions)
     assistant = Assistant.open(index, embedder=embedder)
     indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
     reports = sorted({k[2] for k in gold} & set(indexed))

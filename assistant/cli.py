@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = tsub.add_parser("judge", help="the evidence judge, from data/judge (figures cross-validated by authority)")
     t.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
     t.add_argument("--out", type=Path, default=None, help="where to write the model (.npz); default: only print figures")
+    t.add_argument("--index", type=Path, default=None,
+                   help="an index of the labelled reports: also train the letter model on the engine's reading of them")
     t.add_argument("--model", default=None)
     return ap
 
@@ -447,7 +449,7 @@ def _train(args) -> int:
     from .embedding import load_embedder
     from .training import agreement, train_judge
 
-    figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model))
+    figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model), index=args.index)
     for name, n, observed, kappa in agreement(args.data):
         print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
     print("\n".join(figures.lines()))

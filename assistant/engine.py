@@ -22,7 +22,7 @@ from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader, check_question
 from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
 from .factanswer import answer_from_facts
-from .judge import Judge
+from .judge import Judge, agreement, letter_features
 from .retrieval import Scored, Snapshot
 from .timeline import timeline_answer
 
@@ -38,6 +38,9 @@ CLOSE_READING = 10
 #: Every letter's passages are scored; sentences are read in the letters whose best passage
 #: ranks among this many (more than any answer lists), so a large collection stays quick.
 SHORTLIST = 40
+#: The most letters a "which authorities" answer quotes (the judge may find more: the answer
+#: says how many more, to be seen with a filter); each quoted letter is read from disk.
+LISTED_LETTERS = 40
 #: Once a letter counts, its other sentences are quoted too when they reach this share of
 #: its best sentence (and the plain threshold); focused answers do the same against the best
 #: sentence overall.
@@ -244,51 +247,18 @@ class Assistant:
 
     def _grouped(self, snap, query, scores, qvec, allowed, checked) -> Answer:
         probe = snap.probe(query.topic, query.question)
-        read: list[int] = []
-        for rank, letter in enumerate(snap.shortlist(scores, allowed, SHORTLIST)):
-            lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
-            depth = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
-            read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
-        best_by_letter: dict[int, list[Scored]] = {}
-        scored = snap.score_sentences(read, scores, qvec, probe)
         judge = self.judge
-        if judge is not None and probe.want and scored:  # the learned judge vetoes the opposite polarity
-            rows = np.array([s.row for s in scored], dtype=np.int64)
-            p = judge.stance(snap.sentence_vectors[rows])
-            w, st, m = p[:, 0], p[:, 1], p[:, 2]
-            keep = (w + m >= st) if probe.want < 0 else (st + m >= w)
-            scored = [s for s, k in zip(scored, keep) if k]
-        letter_bar, plain_bar = AGGREGATE_THRESHOLD, THRESHOLD
+        if judge is not None and judge.reads_letters:
+            kept, scored, more = self._judged_letters(snap, scores, qvec, allowed, probe, judge)
+        else:
+            kept, scored, more = self._ruled_letters(snap, scores, qvec, allowed, probe, judge)
         scored_rows = {x.row: x for x in scored}
-        for s in sorted(scored, key=lambda s: -s.score):
-            # "Which authorities were praised for X": letters praise in so many words ("good",
-            # "effective", "improved"), so only sentences that do count; a sentence that merely
-            # mentions X ("reviewing case records") does not. Criticism is often put less
-            # plainly ("plans should be specific"), so weakness questions keep every sentence.
-            if s.reports or probe.want <= 0:
-                best_by_letter.setdefault(s.letter, []).append(s)
-        if not best_by_letter:
+        if not kept:
             return self._abstain(snap, query, checked, allowed, scored, scored_rows)
-        # an authority counts when its best letter clears the bar; then each of its letters
-        # with evidence near that strength is quoted too (a cabinet report and a visit letter)
-        def authority_of(letter: int) -> str:
-            return snap.letters[letter]["meta"].get("authority") or UNRECOGNISED
-
-        strongest: dict[str, float] = {}
-        for letter, sents in best_by_letter.items():
-            name = authority_of(letter)
-            strongest[name] = max(strongest.get(name, 0.0), sents[0].score)
-        kept = {}
-        for letter, sents in best_by_letter.items():
-            top = strongest[authority_of(letter)]
-            if top < letter_bar or sents[0].score < max(plain_bar, SAME_AUTHORITY_SHARE * top):
-                continue
-            bar = max(plain_bar, LETTER_RELATIVE * sents[0].score)
-            kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
         # group letters by authority, strongest authority first
         by_auth: dict[str, list[Scored]] = {}
         for letter, sents in sorted(kept.items(), key=lambda kv: -kv[1][0].score):
-            by_auth.setdefault(authority_of(letter), []).extend(sents)
+            by_auth.setdefault(_authority_of(snap, letter), []).extend(sents)
         citations = []
         order = []
         for name, sents in by_auth.items():
@@ -303,8 +273,91 @@ class Assistant:
             return self._abstain(snap, query, checked, allowed, scored, scored_rows)
         letters_with = len({c.letter for c in citations})
         text = compose_grouped(groups, letters_with, checked)
+        if more:
+            text += (f"\n\n_{more} more letter{'s' * (more != 1)} may answer this but are not quoted here: "
+                     "narrow the question, or filter by authority, kind or date to see them._")
         return Answer(query.question, True, text, [n for n, _ in groups if n != UNRECOGNISED],
                       checked, citations, query.to_dict())
+
+    def _ruled_letters(self, snap, scores, qvec, allowed, probe, judge):
+        """The letters that answer a "which authorities" question by the rules of ``evidence``
+        (a judge without a letter model only vetoes sentences of the opposite polarity):
+        ({letter: its quotes, best first}, every sentence scored, 0)."""
+        read: list[int] = []
+        for rank, letter in enumerate(snap.shortlist(scores, allowed, SHORTLIST)):
+            lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
+            depth = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
+            read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
+        best_by_letter: dict[int, list[Scored]] = {}
+        scored = snap.score_sentences(read, scores, qvec, probe)
+        if judge is not None and probe.want and scored:  # the learned judge vetoes the opposite polarity
+            rows = np.array([s.row for s in scored], dtype=np.int64)
+            p = judge.stance(snap.sentence_vectors[rows])
+            w, st, m = p[:, 0], p[:, 1], p[:, 2]
+            keep = (w + m >= st) if probe.want < 0 else (st + m >= w)
+            scored = [s for s, k in zip(scored, keep) if k]
+        letter_bar, plain_bar = AGGREGATE_THRESHOLD, THRESHOLD
+        for s in sorted(scored, key=lambda s: -s.score):
+            # "Which authorities were praised for X": letters praise in so many words ("good",
+            # "effective", "improved"), so only sentences that do count; a sentence that merely
+            # mentions X ("reviewing case records") does not. Criticism is often put less
+            # plainly ("plans should be specific"), so weakness questions keep every sentence.
+            if s.reports or probe.want <= 0:
+                best_by_letter.setdefault(s.letter, []).append(s)
+        if not best_by_letter:
+            return {}, scored, 0
+        # an authority counts when its best letter clears the bar; then each of its letters
+        # with evidence near that strength is quoted too (a cabinet report and a visit letter)
+        def authority_of(letter: int) -> str:
+            return _authority_of(snap, letter)
+
+        strongest: dict[str, float] = {}
+        for letter, sents in best_by_letter.items():
+            name = authority_of(letter)
+            strongest[name] = max(strongest.get(name, 0.0), sents[0].score)
+        kept = {}
+        for letter, sents in best_by_letter.items():
+            top = strongest[authority_of(letter)]
+            if top < letter_bar or sents[0].score < max(plain_bar, SAME_AUTHORITY_SHARE * top):
+                continue
+            bar = max(plain_bar, LETTER_RELATIVE * sents[0].score)
+            kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
+        return kept, scored, 0
+
+    def _judged_letters(self, snap, scores, qvec, allowed, probe, judge):
+        """The letters that answer a "which authorities" question by the judge's letter model,
+        every allowed letter read: ({letter: its quotes, best first}, the sentences scored in
+        the letters quoted and the closest few elsewhere, how many more letters answer than are
+        quoted). A letter counts when the letter model says so and the rules find at least one
+        sentence about the question in it (over the plain answer bar)."""
+        letters = np.flatnonzero(allowed)
+        table, features, agree = read_every_letter(snap, scores, qvec, letters, probe, judge)
+        if not len(table["row"]):
+            return {}, [], 0
+        probability = np.zeros(len(snap.letters))
+        probability[letters] = judge.letter_probability(features, probe.want)
+        best = np.full(len(snap.letters), -np.inf)
+        np.maximum.at(best, table["letter"], table["score"])
+        answering = np.flatnonzero((probability >= judge.threshold) & (best >= THRESHOLD))
+        answering = answering[np.argsort(-probability[answering], kind="stable")]
+        quoted = answering[:LISTED_LETTERS]
+        strength = np.clip(table["score"], 0, None) * agree
+        near = np.argsort(-table["score"], kind="stable")[:3 * NEARBY]
+        pick = np.isin(table["letter"], quoted)
+        pick[near] = True
+        idx = np.flatnonzero(pick)
+        scored = snap.scored_list(table, idx)
+        kept: dict[int, list[Scored]] = {}
+        for i in idx[np.argsort(-strength[idx], kind="stable")].tolist():
+            letter = int(table["letter"][i])
+            if letter in kept or probability[letter] < judge.threshold or best[letter] < THRESHOLD:
+                continue
+            top = strength[i] or 1.0
+            ranked = [j for j in idx[table["letter"][idx] == letter] if strength[j] >= LETTER_RELATIVE * top]
+            ranked = sorted(ranked, key=lambda j: -strength[j])[:QUOTES_PER_LETTER]
+            kept[letter] = [replace(x, score=float(probability[letter] * strength[j] / top))
+                            for j, x in zip(ranked, snap.scored_list(table, np.array(ranked)))]
+        return kept, scored, len(answering) - len(kept)
 
     def _focused(self, snap, query, scores, qvec, checked, allowed) -> Answer:
         finite = np.flatnonzero(np.isfinite(scores))
@@ -379,6 +432,17 @@ class Assistant:
         text = message if letters == 0 or "Checked" in message else f"{message} {checked_line(letters, authorities)}"
         return Answer(query.question, False, text, [], checked, [], query.to_dict())
 
+    def letter_evidence(self, question: str, judge: Judge, letters: np.ndarray) -> tuple[np.ndarray, int]:
+        """What the judge's letter model reads of each of ``letters`` for ``question`` (read as a
+        "which authorities" answer reads them, passages scored against every letter), and the
+        polarity the question asks about: for training the letter model."""
+        snap = self.snapshot
+        query = self._reader.read(question)
+        qvec = self.embedder.embed([query.topic])[0]
+        scores = snap.passage_scores(qvec, search_terms(query.topic), np.ones(len(snap.letters), bool))
+        probe = snap.probe(query.topic, query.question)
+        return read_every_letter(snap, scores, qvec, np.asarray(letters), probe, judge)[1], probe.want
+
     # ---------------------------------------------------------------- compare
     def compare(self, authorities: list[str], theme: str, since=None, until=None) -> dict:
         """Authorities side by side on ``theme``: ``{"theme", "rows": [...]}``, one row per
@@ -403,6 +467,32 @@ class Assistant:
         from .timeline import build_timeline
 
         return build_timeline(self, authority, theme, since, until).to_dict()
+
+
+def _authority_of(snap: Snapshot, letter: int) -> str:
+    return snap.letters[letter]["meta"].get("authority") or UNRECOGNISED
+
+
+def read_every_letter(snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, letters: np.ndarray, probe,
+                      judge: Judge) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Each of ``letters`` read in its PASSAGES_PER_LETTER best passages, sentence by sentence:
+    (the sentences scored, as ``Snapshot.sentence_table`` columns; the letter model's features
+    per letter; each sentence's agreement with the polarity asked). Training reads the labelled
+    reports through this too."""
+    mine = np.zeros(len(snap.letters), bool)
+    mine[letters] = True
+    passages = np.flatnonzero(mine[snap.passage_letter])
+    owner = snap.passage_letter[passages]
+    order = np.lexsort((-scores[passages], owner))  # by letter, best passage first
+    rank = np.arange(len(order)) - np.searchsorted(owner[order], owner[order])
+    read = np.sort(passages[order[rank < PASSAGES_PER_LETTER]])
+    table = snap.sentence_table(read, scores, qvec, probe)
+    if not len(table["row"]):
+        return table, letter_features(*([np.zeros(0)] * 8), letters), np.zeros(0)
+    agree, opposite = agreement(judge.stance(table["vectors"]), probe.want)
+    features = letter_features(table["letter"], table["score"], table["dense"], table["reports"].astype(np.float64),
+                               agree, opposite, table["passage_score"], table["coverage"], letters)
+    return table, features, agree
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,13 @@ and the question's vector. Two small models over them:
 
 A sentence answers a weakness question with P(relevant) x P(weakness or mixed), a strength
 question with P(relevant) x P(strength or mixed), any other question with P(relevant).
+
+A third, the letter model, decides whether a letter answers a "which authorities" question:
+a logistic regression (one per polarity asked) over what reading the letter's best passages
+gave (``letter_features``): the best evidence score, cosine and passage score, whether the best
+sentences use the question's stance words, and the stance model's agreement and opposition.
+It is trained per (question, report) on the labelled reports (``assistant train judge
+--index``); a judge without it only vetoes sentences of the opposite polarity.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import numpy as np
 #: The model shipped with the package (``assistant train judge --out`` writes one).
 PACKAGED = Path(__file__).resolve().parent / "models" / "judge.npz"
 STANCES = ("w", "s", "m", "n")
+#: The polarities a question asks about, in the order of the letter model's weights.
+WANTS = (-1, 1, 0)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -45,6 +54,54 @@ def yes_probability(relevant: np.ndarray, stance: np.ndarray, want: int) -> np.n
     return relevant * ((w + m) if want < 0 else (s + m))
 
 
+def agreement(stance: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P a sentence judges with the polarity asked, P it judges the opposite), from stance
+    probabilities over STANCES; for a question without polarity, (P it is a judgement or a
+    plain statement on the topic, 0)."""
+    w, s, m, n = stance[:, 0], stance[:, 1], stance[:, 2], stance[:, 3]
+    if want < 0:
+        return w + m, s
+    if want > 0:
+        return s + m, w
+    return w + s + m + n, np.zeros(len(stance))
+
+
+#: Sentences among a letter's best (by evidence score) whose stance the letter model reads.
+LETTER_TOP = 3
+LETTER_FEATURES = 12
+
+
+def letter_features(letter_of: np.ndarray, score: np.ndarray, dense: np.ndarray, reports: np.ndarray,
+                    agree: np.ndarray, opposite: np.ndarray, passage: np.ndarray, coverage: np.ndarray,
+                    letters: np.ndarray) -> np.ndarray:
+    """What the letter model reads of each of ``letters`` (rows), given its read sentences
+    (``letter_of`` the letter of each sentence, the rest per sentence): the best evidence score,
+    cosine and passage score; among its LETTER_TOP best sentences, whether one uses the asked
+    stance's words, the highest agreement and opposition; the best sentence's agreement and
+    opposition; the best score x agreement and (clipped) score x agreement; the best share of
+    the question's words a sentence holds, and the best sentence's share. Squares follow.
+    A letter with no sentence read has zeros."""
+    out = np.zeros((len(letters), LETTER_FEATURES))
+    if len(letter_of):
+        at = {int(l): i for i, l in enumerate(letters)}
+        order = np.lexsort((-score, letter_of))
+        lo = order[np.r_[True, letter_of[order][1:] != letter_of[order][:-1]]]  # each letter's best sentence
+        rank = np.arange(len(order)) - np.searchsorted(letter_of[order], letter_of[order])
+        top = order[rank < LETTER_TOP]
+        pos = np.array([at[int(l)] for l in letter_of])
+        columns = [(score, None), (dense, None), (passage, None), (reports, top), (agree, top), (opposite, top),
+                   (score * agree, None), (np.clip(score, 0, None) * agree, None), (coverage, None)]
+        for j, (values, among) in enumerate(columns):
+            col = np.full(len(letters), -np.inf)
+            idx = slice(None) if among is None else among
+            np.maximum.at(col, pos[idx], np.asarray(values, dtype=np.float64)[idx])
+            out[:, j] = np.where(np.isfinite(col), col, 0.0)
+        out[pos[lo], 9] = agree[lo]
+        out[pos[lo], 10] = opposite[lo]
+        out[pos[lo], 11] = coverage[lo]
+    return np.concatenate([out, out * out], axis=1)
+
+
 @dataclass(frozen=True)
 class Judge:
     """Weights of the two models and the threshold a sentence must reach to count."""
@@ -56,6 +113,12 @@ class Judge:
     threshold: float = 0.5
     version: str = "judge-1"
     model: str | None = None  # the embedding model whose vectors it reads
+    #: the letter model: feature means and scales, weights and biases per polarity asked
+    #: (WANTS order); None when the judge was trained without an index of the labelled reports
+    letter_mu: np.ndarray | None = None
+    letter_sd: np.ndarray | None = None
+    letter_w: np.ndarray | None = None
+    letter_b: np.ndarray | None = None
 
     @classmethod
     def for_model(cls, model: str, path: Path | str = PACKAGED) -> "Judge | None":
@@ -72,8 +135,29 @@ class Judge:
         z = np.load(path, allow_pickle=False)
         meta_path = path.with_suffix(".json")
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b")]
         return cls(z["stance_w"], z["stance_b"], z["relevance_w"], z["relevance_b"],
-                   float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"))
+                   float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"), *letter)
+
+    def save(self, path: Path | str, meta: dict) -> None:
+        """The weights to ``path`` (.npz) and ``meta`` beside it (.json), as ``load`` reads them."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {k: getattr(self, k) for k in ("stance_w", "stance_b", "relevance_w", "relevance_b", "letter_mu",
+                                                 "letter_sd", "letter_w", "letter_b") if getattr(self, k) is not None}
+        np.savez(path, **arrays)
+        meta = {**meta, "version": int(self.version.split("-")[-1]), "model": self.model, "threshold": self.threshold}
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+    @property
+    def reads_letters(self) -> bool:
+        return self.letter_w is not None
+
+    def letter_probability(self, features: np.ndarray, want: int) -> np.ndarray:
+        """P(each letter answers the question, with the polarity asked), from ``letter_features``."""
+        k = WANTS.index(int(np.sign(want)))
+        x = (features - self.letter_mu) / self.letter_sd
+        return _softmax(x @ self.letter_w[k] + self.letter_b[k])[:, 1]
 
     def stance(self, vectors: np.ndarray) -> np.ndarray:
         return _softmax(np.asarray(vectors, dtype=np.float32) @ self.stance_w + self.stance_b)

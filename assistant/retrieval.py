@@ -40,6 +40,10 @@ class Scored:
     reports: bool = False  # has a word of the stance the question asks about ("improved", "weak")
 
 
+#: Scored's fields, in order: the columns of ``Snapshot.sentence_table``.
+SCORED_COLUMNS = ("passage", "row", "letter", "score", "dense", "coverage", "passage_score", "typed", "reports")
+
+
 class Snapshot:
     """Everything needed to answer from one committed generation of an index."""
 
@@ -182,14 +186,27 @@ class Snapshot:
         is read and nothing is worked out per sentence but the stance check of the few
         sentences whose stance matches the question's.
         """
+        return self.scored_list(self.sentence_table(passages, passage_scores, qvec, probe))
+
+    @staticmethod
+    def scored_list(table: dict, pick: np.ndarray | None = None) -> list[Scored]:
+        """The rows of a ``sentence_table`` (all, or those ``pick`` selects) as Scored values."""
+        cols = [table[k] if pick is None else table[k][pick] for k in SCORED_COLUMNS]
+        return [Scored(*values) for values in zip(*(c.tolist() for c in cols))]
+
+    def sentence_table(self, passages, passage_scores: np.ndarray, qvec: np.ndarray,
+                       probe: evidence.Probe) -> dict[str, np.ndarray]:
+        """``score_sentences`` as columns (SCORED_COLUMNS, and "vectors", the sentences'
+        vectors), one entry per sentence: quick for many sentences, when only a few become
+        Scored values."""
         passages = np.asarray(passages, dtype=np.int64)
-        if len(passages) == 0:
-            return []
         rows, owner = ragged_positions(self.sentence_ptr, passages)  # owner: position in passages
         n = len(rows)
         if n == 0:
-            return []
-        dense = np.asarray(self.sentence_vectors[rows], dtype=np.float32) @ qvec
+            return {k: np.zeros(0, dtype=np.int64 if k in ("passage", "row", "letter") else np.float64)
+                    for k in SCORED_COLUMNS + ("vectors",)}
+        vectors = np.asarray(self.sentence_vectors[rows], dtype=np.float32)
+        dense = vectors @ qvec
         whole = (self.passage_vectors(passages) @ qvec)[owner]
         # neighbours: the sentences before and after, in the same passage
         prev_ok = np.r_[False, owner[1:] == owner[:-1]]
@@ -203,14 +220,8 @@ class Snapshot:
         reports = stance > 0
         if probe.targets and probe.want and reports.any():
             # a weakness counts only when it is about what was asked (here or beside it)
-            aimed = np.zeros(n, bool)
             target_ids = {i for t in probe.targets for i in self.keyword.word_ids(t)}
-            stems = self.facts["sentence_stems"]
-            for i in np.flatnonzero(reports):
-                own = marks[mark_row == i]
-                markers = (stems[int(rows[i])].tolist(), (own[own % 2 == 0] // 2).tolist(),
-                           (own[own % 2 == 1] // 2).tolist())
-                aimed[i] = evidence.targeted(markers, target_ids, probe.want)  # on word ids, not words
+            aimed = self._aimed(rows, np.flatnonzero(reports), marks, mark_row, target_ids, probe.want)
             near = aimed | (np.r_[aimed[1:], False] & next_ok) | (np.r_[False, aimed[:-1]] & prev_ok)
             stance = np.where((stance > 0) & ~near, 0, stance)
         if probe.opposed:  # "high caseloads": a sentence on reduced caseloads says the opposite
@@ -218,11 +229,10 @@ class Snapshot:
         bit = evidence.ANSWER_TYPE_BITS.get(probe.kind or "", 0)
         typed = (self.flags[rows] & bit) > 0 if bit else self._names_thing(rows, probe)
         values = evidence.score(dense, whole, match, stance, typed)
-        letters = self.passage_letter[passages][owner]
-        return [Scored(int(passages[o]), int(r), int(l), float(v), float(d), float(m), float(passage_scores[passages[o]]),
-                       bool(t), bool(k))
-                for o, r, l, v, d, m, t, k in zip(owner.tolist(), rows.tolist(), letters.tolist(), values.tolist(),
-                                                  dense.tolist(), match.tolist(), typed.tolist(), reports.tolist())]
+        return {"passage": passages[owner], "row": rows.astype(np.int64), "letter": self.passage_letter[passages][owner],
+                "score": np.asarray(values, np.float64), "dense": dense.astype(np.float64),
+                "coverage": np.asarray(match, np.float64), "passage_score": passage_scores[passages[owner]].astype(np.float64),
+                "typed": np.asarray(typed, bool), "reports": np.asarray(reports, bool), "vectors": vectors}
 
     def naming_same(self, rows: list[int], top: int, probe: evidence.Probe) -> list[int]:
         """Those of ``rows`` that name the thing a "which <thing>" question asks for as sentence
@@ -266,6 +276,30 @@ class Snapshot:
     @cached_property
     def _stop_ids(self) -> set[int]:
         return {self.keyword.word_id(w) for w in stem_words(sorted(STOPWORDS))} - {None}
+
+    def _aimed(self, rows: np.ndarray, which: np.ndarray, marks: np.ndarray, mark_row: np.ndarray,
+               target_ids: set, want: int) -> np.ndarray:
+        """For each of ``rows``: is it one of ``which`` whose own stance word of the polarity
+        ``want`` stands within SENTENCE_REACH words of a word of the question's target
+        (``evidence.targeted`` on the stored word ids, for all sentences at once)."""
+        aimed = np.zeros(len(rows), bool)
+        if not len(which) or not target_ids:
+            return aimed
+        stem_ids, owner = self.facts["sentence_stems"].gather(rows[which])  # owner: position in which
+        counts = np.bincount(owner, minlength=len(which))
+        position = np.arange(len(stem_ids)) - np.r_[0, np.cumsum(counts)[:-1]][owner]
+        hit = np.isin(stem_ids, np.fromiter(target_ids, dtype=np.int64))
+        at = np.full(len(rows), -1)
+        at[which] = np.arange(len(which))
+        own = (at[mark_row] >= 0) & (marks % 2 == (0 if want < 0 else 1))
+        span = 1 << 20  # more words than any sentence has: (sentence, word) as one number
+        mark_keys = at[mark_row[own]] * span + marks[own] // 2
+        hit_keys = owner[hit].astype(np.int64) * span + position[hit]
+        near = np.zeros(len(hit_keys), bool)
+        for d in range(-evidence.SENTENCE_REACH, evidence.SENTENCE_REACH + 1):
+            near |= np.isin(hit_keys + d, mark_keys)
+        aimed[which[np.unique(owner[hit][near])]] = True
+        return aimed
 
     def _contradicted(self, rows: np.ndarray, opposed: tuple) -> np.ndarray:
         """``evidence.contradicts`` for each of ``rows``, on stored word numbers."""

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from .judge import STANCES, Judge, _softmax, relevance_features, yes_probability
+from .judge import STANCES, WANTS, Judge, _softmax, relevance_features, yes_probability
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class Figures:
     pairs: int
     reports: int
     authorities: int
+    letters: list[str] = field(default_factory=list)  # the letter model's figures, when trained
 
     def lines(self) -> list[str]:
         out = [f"stance accuracy {self.stance_accuracy:.3f}; weakness/strength flips {self.polarity_flips:.3f}",
@@ -167,7 +168,7 @@ class Figures:
                f"specificity {self.specificity:.3f}); listed whose report says the opposite "
                f"{self.opposite_listed:.3f}"]
         out += [f"  {k}: balanced accuracy {v:.3f}" for k, v in self.per_kind.items()]
-        return out
+        return out + self.letters
 
 
 def report_figures(items: list[Labelled], kinds: list[str], yes_prob: np.ndarray,
@@ -198,6 +199,85 @@ def report_figures(items: list[Labelled], kinds: list[str], yes_prob: np.ndarray
     return bal, rec, spec, opposite, per_kind, len(keys)
 
 
+def gold_by_report(items: list[Labelled], questions: dict) -> dict[tuple[str, str, str], str]:
+    """(topic, kind, report) -> "says" (a sentence of the report answers the question with its
+    polarity), "opposite" (one says the opposite, none says so) or "silent"."""
+    gold: dict = {}
+    for x in items:
+        for kind in QUESTION_KINDS:
+            if (x.topic, kind) not in questions:
+                continue
+            key = (x.topic, kind, x.report)
+            if answers(x.label, kind):
+                gold[key] = "says"
+            elif opposes(x.label, kind) and gold.get(key) != "says":
+                gold[key] = "opposite"
+            else:
+                gold.setdefault(key, "silent")
+    return gold
+
+
+def train_letters(assistant, items: list[Labelled], questions: dict, held_out: dict[str, Judge]
+                  ) -> tuple[list[str], tuple[np.ndarray, ...]]:
+    """The judge's letter model, from the engine's own reading of the labelled reports in
+    ``assistant``'s index: every question asked of each fold's reports with the stance model
+    that never saw them; a logistic regression per polarity read from the question, on the
+    (question, report) labels. Returns (figures lines, cross-validated by the same folds, and
+    the weights (mu, sd, w, b) fitted on every report)."""
+    snap = assistant.snapshot
+    gold = gold_by_report(items, questions)
+    reports = sorted({x.report for x in items} & set(snap.path_index))
+    if not reports:
+        raise ValueError("the index holds none of the labelled reports: index the reports they were labelled on "
+                         "(../shared/real-reports/pdf) and pass that index")
+    judges = {id(held_out[r]): held_out[r] for r in reports}
+    folds = [(j, sorted(snap.path_index[r] for r in reports if held_out[r] is j)) for j in judges.values()]
+    rows, xs = [], []
+    for (topic, kind), question in sorted(questions.items()):
+        for f, (judge, letters) in enumerate(folds):
+            labelled = [l for l in letters if (topic, kind, snap.letters[l]["path"]) in gold]
+            if not labelled:
+                continue
+            features, want = assistant.letter_evidence(question, judge, np.array(labelled))
+            xs.append(features)
+            rows += [(topic, kind, snap.letters[l]["path"], f, want) for l in labelled]
+    x = np.concatenate(xs)
+    y = np.array([gold.get(r[:3]) == "says" for r in rows], dtype=int)
+    opposite = np.array([gold.get(r[:3]) == "opposite" for r in rows])
+    fold = np.array([r[3] for r in rows])
+    want = np.array([r[4] for r in rows])
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    xs_ = (x - mu) / sd
+    prob = np.zeros(len(rows))
+    w_all = np.zeros((len(WANTS), x.shape[1], 2))
+    b_all = np.zeros((len(WANTS), 2))
+    for k, sign in enumerate(WANTS):
+        part = want == sign
+        if not part.any():
+            continue
+        for f in range(len(folds)):
+            tr, te = part & (fold != f), part & (fold == f)
+            if te.any() and len(set(y[tr])) == 2:
+                w, b = fit_logistic(xs_[tr], y[tr], 2)
+                prob[te] = _softmax(xs_[te] @ w + b)[:, 1]
+        if len(set(y[part])) == 2:
+            w_all[k], b_all[k] = fit_logistic(xs_[part], y[part], 2)
+    listed = prob >= 0.5
+
+    def figures(sel) -> str:
+        rec = (listed & (y == 1) & sel).sum() / max(1, ((y == 1) & sel).sum())
+        spec = (~listed & (y == 0) & sel).sum() / max(1, ((y == 0) & sel).sum())
+        opp = (listed & opposite & sel).sum() / max(1, (listed & sel).sum())
+        return f"balanced accuracy {(rec + spec) / 2:.3f} (recall {rec:.3f}, specificity {spec:.3f}); " \
+               f"listed whose report says the opposite {opp:.3f}"
+
+    kinds = np.array([r[1] for r in rows])
+    lines = [f"letter model, every question asked of the index ({len(rows)} (question, report) pairs, "
+             f"{len(reports)} reports): {figures(np.ones(len(rows), bool))}"]
+    lines += [f"  {kind}: {figures(kinds == kind)}" for kind in QUESTION_KINDS]
+    return lines, (mu.astype(np.float32), sd.astype(np.float32), w_all.astype(np.float32), b_all.astype(np.float32))
+
+
 def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
     """Each sentence's vector read in the context of the sentence before it (as the index
     reads a sentence in its passage)."""
@@ -211,11 +291,13 @@ def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
     return embed_with_sentences(embedder, texts, spans)[1]
 
 
-def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5
+def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, index: Path | None = None
                 ) -> tuple[Figures, Judge, dict[str, Judge]]:
     """Cross-validate by authority, print nothing, return (figures, the judge trained on all
-    labels, for each authority the judge of the fold that held it out); write the judge
-    trained on all labels to ``out`` (a .npz, with a .json beside it) when given."""
+    labels, for each labelled report the judge of the fold that held its authority out); write
+    the judge trained on all labels to ``out`` (a .npz, with a .json beside it) when given.
+    With ``index`` (an index of the labelled reports), the judge gets its letter model too
+    (``train_letters``), and its figures join the others."""
     items = load_labels(data)
     if not items:
         raise ValueError(f"no labelled sentences in {data}/labels")
@@ -259,12 +341,13 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5
     w, b = fit_logistic(sv[known], stance_y[known], len(STANCES))
     rw, rb = fit_logistic(rel_x, rel_y, 2, l2=0.01, balanced=False)
     judge = Judge(w.astype(np.float32), b.astype(np.float32), rw.astype(np.float32), rb.astype(np.float32),
-                  threshold)
+                  threshold, "judge-2", embedder.name)
+    if index is not None:
+        from .engine import Assistant
+
+        figures.letters, weights = train_letters(Assistant.open(index, embedder=embedder), items, questions, held_out)
+        judge = replace(judge, letter_mu=weights[0], letter_sd=weights[1], letter_w=weights[2], letter_b=weights[3])
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, stance_w=judge.stance_w, stance_b=judge.stance_b, relevance_w=judge.relevance_w,
-                 relevance_b=judge.relevance_b)
-        meta = {"version": 1, "model": embedder.name, "stances": list(STANCES), "threshold": threshold,
-                "labels": len(items), "stance_labels": int(known.sum()), "figures": figures.lines()}
-        out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        judge.save(out, {"stances": list(STANCES), "wants": list(WANTS), "labels": len(items),
+                         "stance_labels": int(known.sum()), "figures": figures.lines()})
     return figures, judge, held_out

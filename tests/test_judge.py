@@ -35,3 +35,41 @@ def test_the_packaged_judge_is_for_the_bundled_model():
     judge = Judge.load(PACKAGED)
     assert judge.model == "bundled:all-MiniLM-L6-v2" and judge.stance_w.shape == (384, len(STANCES))
     assert Judge.for_model("bundled:all-MiniLM-L6-v2") is not None and Judge.for_model("another/model") is None
+
+
+def _with_letter_model(judge: Judge, bias) -> Judge:
+    from dataclasses import replace
+
+    from assistant.judge import LETTER_FEATURES, WANTS
+
+    d = 2 * LETTER_FEATURES
+    return replace(judge, letter_mu=np.zeros(d, np.float32), letter_sd=np.ones(d, np.float32),
+                   letter_w=np.zeros((len(WANTS), d, 2), np.float32),
+                   letter_b=np.tile(np.array(bias, np.float32), (len(WANTS), 1)))
+
+
+def test_a_letter_model_decides_which_letters_answer(fake_index):
+    _, index = fake_index
+    a = Assistant.open(index, embedder=FakeEmbedder())
+    a.judge = _with_letter_model(_judge(FakeEmbedder.dim, "w"), [5.0, -5.0])  # no letter answers
+    nothing = a.ask(QUESTION)
+    assert not nothing.found and not nothing.citations
+    a.judge = _with_letter_model(_judge(FakeEmbedder.dim, "w"), [-5.0, 5.0])  # every letter answers...
+    listed = a.ask(QUESTION)
+    # ... that holds a sentence the rules find about the question; each quoted at its best
+    assert "Wakefield" in listed.authorities and "lack meaningful contingency plans" in listed.answer
+    assert len({c.letter for c in listed.citations}) == len(listed.authorities) >= 2
+
+
+def test_letter_features_read_each_letters_best_sentences():
+    from assistant.judge import LETTER_FEATURES, letter_features
+
+    letter_of = np.array([7, 7, 7, 7, 3])
+    score = np.array([0.2, 0.9, 0.5, 0.1, 0.4])
+    agree = np.array([1.0, 0.3, 0.6, 0.99, 0.8])
+    zeros = np.zeros(5)
+    x = letter_features(letter_of, score, zeros, zeros, agree, 1 - agree, zeros, zeros, np.array([3, 7, 9]))
+    assert x.shape == (3, 2 * LETTER_FEATURES)
+    assert x[1, 0] == 0.9 and x[0, 0] == 0.4 and not x[2].any()  # letter 9 read nothing
+    assert x[1, 4] == 1.0  # the highest agreement among letter 7's three best (0.99 is fourth)
+    assert x[1, 9] == 0.3 and x[0, 9] == 0.8  # the best sentence's own agreement

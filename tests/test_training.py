@@ -79,3 +79,47 @@ def test_train_writes_a_model_that_separates_polarity(tmp_path, fake_embedder):
     assert len(held_out) == 7 and held_out["a.pdf"] is not judge  # each report's fold judge never saw its authority
     assert figures.authorities == 7 and figures.pairs == 7 * 3
     assert figures.stance_accuracy > 0.5  # weakness and strength words hash apart
+
+
+class _Reading:
+    """Stands in for an Assistant over the labelled reports: the letter model's features say
+    plainly which reports answer which polarity (column 4: the agreement of the best sentences)."""
+
+    def __init__(self, weak_reports):
+        from types import SimpleNamespace
+
+        self.weak = set(weak_reports)
+        paths = [f"{a}.pdf" for a in "abcdefgh"]
+        self.snapshot = SimpleNamespace(path_index={p: i for i, p in enumerate(paths)},
+                                        letters=[{"path": p} for p in paths])
+        self.judges_seen = []
+
+    def letter_evidence(self, question, judge, letters):
+        from assistant.judge import LETTER_FEATURES
+
+        self.judges_seen.append((judge, tuple(letters)))
+        want = -1 if "too high" in question else 1 if "manageable" in question else 0
+        x = np.zeros((len(letters), 2 * LETTER_FEATURES))
+        for i, letter in enumerate(letters):
+            weak = self.snapshot.letters[letter]["path"] in self.weak
+            x[i, 4] = 1.0 if (want < 0) == weak or want == 0 else 0.0
+        return x, want
+
+
+def test_the_letter_model_learns_from_the_engine_reading_each_fold_with_its_own_judge():
+    from assistant.judge import WANTS
+    from assistant.training import train_letters
+
+    weak = {"a.pdf", "b.pdf", "c.pdf", "d.pdf"}
+    items = [Labelled(f"{a}-1", a, f"{a}.pdf", "caseloads", "s", "", "w" if f"{a}.pdf" in weak else "s")
+             for a in "abcdefgh"]
+    folds = [object(), object()]
+    held_out = {f"{a}.pdf": folds[i % 2] for i, a in enumerate("abcdefgh")}
+    questions = {("caseloads", "weak"): TOPICS[0]["weak"], ("caseloads", "strong"): TOPICS[0]["strong"]}
+    reading = _Reading(weak)
+    lines, (mu, sd, w, b) = train_letters(reading, items, questions, held_out)
+    # every fold read by the judge that held it out, and only its own reports
+    for judge, letters in reading.judges_seen:
+        assert all(held_out[reading.snapshot.letters[l]["path"]] is judge for l in letters)
+    assert w.shape == (len(WANTS), len(mu), 2) and b.shape == (len(WANTS), 2)
+    assert "balanced accuracy 1.000" in lines[0] and "opposite 0.000" in lines[0]

@@ -28,9 +28,9 @@ PER_TOPIC = 6
 PER_MENTION = 4
 
 
-def select_reports(folder: Path, rest: bool = False) -> dict[str, list[str]]:
+def select_reports(folder: Path, rest: bool = False, every: bool = False) -> dict[str, list[str]]:
     """Per authority: its latest report and its earliest (when it has more than one); with
-    ``rest``, its other reports instead."""
+    ``rest``, its other reports instead; with ``every``, all of them."""
     by = defaultdict(list)
     for row in csv.DictReader(open(folder / "reports.csv", encoding="utf-8")):
         d, m, y = row["publication_date"].split("/")
@@ -39,7 +39,8 @@ def select_reports(folder: Path, rest: bool = False) -> dict[str, list[str]]:
     for auth, rows in by.items():
         rows.sort()
         ends = {rows[-1][1], rows[0][1]}
-        chosen[auth] = sorted({f for _, f in rows} - ends) if rest else sorted(ends)
+        chosen[auth] = sorted({f for _, f in rows}) if every else sorted({f for _, f in rows} - ends) if rest \
+            else sorted(ends)
     return {a: fs for a, fs in chosen.items() if fs}
 
 
@@ -63,6 +64,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("data/judge/candidates"))
     ap.add_argument("--topics", type=Path, default=Path("data/judge/topics.json"))
     ap.add_argument("--rest", action="store_true", help="the reports between each authority's first and last")
+    ap.add_argument("--every", action="store_true", help="every report of each authority")
+    ap.add_argument("--per-topic", type=int, default=PER_TOPIC, help=f"sentences per report and topic ({PER_TOPIC})")
+    ap.add_argument("--suffix", default="", help='added to each file name, e.g. ".narrow"')
     args = ap.parse_args()
     topics = json.loads(args.topics.read_text())
     emb = load_embedder(None)
@@ -73,7 +77,7 @@ def main() -> None:
                 queries.append((t["topic"], t[key]))
     qvecs = emb.embed([q for _, q in queries])
     args.out.mkdir(parents=True, exist_ok=True)
-    for auth, files in sorted(select_reports(args.reports, args.rest).items()):
+    for auth, files in sorted(select_reports(args.reports, args.rest, args.every).items()):
         rows = []
         for f in files:
             try:
@@ -88,7 +92,7 @@ def main() -> None:
             for t in topics:
                 cols = [i for i, (name, _) in enumerate(queries) if name == t["topic"]]
                 score = sims[:, cols].max(axis=1)
-                k = PER_MENTION if "mention" in t else PER_TOPIC
+                k = PER_MENTION if "mention" in t else args.per_topic
                 seen = set()
                 for i in np.argsort(-score):
                     if len(seen) >= k:
@@ -98,7 +102,7 @@ def main() -> None:
                     seen.add(sents[i]["sentence"])
                     rows.append({"id": f"{f[:-4]}-{t['topic']}-{len(seen)}", "report": f, "authority": auth,
                                  "topic": t["topic"], **sents[i], "similarity": round(float(score[i]), 3)})
-        path = args.out / (re.sub(r"[^a-z0-9]+", "_", auth.lower()).strip("_") + ".jsonl")
+        path = args.out / (re.sub(r"[^a-z0-9]+", "_", auth.lower()).strip("_") + args.suffix + ".jsonl")
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(auth, files, len(rows), flush=True)
 
