@@ -322,13 +322,15 @@ def judgement_check(assistant, csv_path: Path) -> list[dict]:
     return out
 
 
-def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "held-out") -> dict:
+def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letters") -> dict:
     """The answering engine on the labelled analyst questions (``data/judge``): each question asked
     of the whole index (a "which authorities" answer), a report counting as listed when the answer
     quotes it. Figures per (question, report) as ``assistant train judge`` prints them for the judge.
 
-    ``scorer``: "held-out" answers each authority with a judge trained without it (the labels
-    are of these very reports); "rules" with the rules of ``evidence`` (no judge)."""
+    ``scorer``: "rules" answers with the rules of ``evidence`` alone; "veto" with the judge's
+    stance model vetoing the opposite polarity (the default judge); "letters" with the judge's
+    letter model deciding each letter. The labels are of these very reports, so a judge answers
+    each fold's reports only, trained without that fold's authorities."""
     from .engine import Assistant
     from .training import QUESTION_KINDS, gold_by_report, load_labels, questions_of
 
@@ -338,13 +340,13 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "held-o
     assistant = Assistant.open(index, embedder=embedder)
     indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
     reports = sorted({k[2] for k in gold} & set(indexed))
-    # each question asked of the whole index, as a user asks it; with "held-out", once per fold,
+    # each question asked of the whole index, as a user asks it; with a judge, once per fold,
     # by the judge trained without that fold's authorities, counting only that fold's reports
     folds: list = [(None, set(reports))]
-    if scorer == "held-out":
+    if scorer != "rules":
         from .training import train_judge
 
-        held_out = train_judge(data, None, assistant.embedder)[2]
+        held_out = train_judge(data, None, assistant.embedder, index=index if scorer == "letters" else None)[2]
         missing = [r for r in reports if r not in held_out]
         if missing:
             raise ValueError(f"no labels for {len(missing)} indexed reports ({missing[0]}, ...): index only labelled ones")

@@ -168,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, required=True, help="an index of the labelled reports "
                                                              "(assistant index ../shared/real-reports/pdf --index DIR)")
     b.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
-    b.add_argument("--scorer", choices=("held-out", "rules"), default="held-out",
-                   help="held-out: each authority judged by a judge trained without its labels; rules: no judge")
+    b.add_argument("--scorer", choices=("letters", "veto", "rules"), default="letters",
+                   help="letters: the judge's letter model decides each letter; veto: its stance model vetoes the "
+                        "opposite polarity; rules: no judge (judges are trained without the authorities they answer)")
     b.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train a learned part on labelled data")

@@ -38,9 +38,13 @@ CLOSE_READING = 10
 #: Every letter's passages are scored; sentences are read in the letters whose best passage
 #: ranks among this many (more than any answer lists), so a large collection stays quick.
 SHORTLIST = 40
+#: With the judge's letter model, a "which authorities" answer reads every allowed letter, up to
+#: this many (beyond it, the letters whose best passage scores highest); checked letters are
+#: still counted in full.
+READ_LETTERS = 1500
 #: The most letters a "which authorities" answer quotes (the judge may find more: the answer
 #: says how many more, to be seen with a filter); each quoted letter is read from disk.
-LISTED_LETTERS = 40
+LISTED_LETTERS = 100
 #: Once a letter counts, its other sentences are quoted too when they reach this share of
 #: its best sentence (and the plain threshold); focused answers do the same against the best
 #: sentence overall.
@@ -290,12 +294,11 @@ class Assistant:
             read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
         best_by_letter: dict[int, list[Scored]] = {}
         scored = snap.score_sentences(read, scores, qvec, probe)
-        if judge is not None and probe.want and scored:  # the learned judge vetoes the opposite polarity
+        if judge is not None and probe.want and scored:
+            # the learned judge vetoes what it reads as more likely than not the opposite polarity
             rows = np.array([s.row for s in scored], dtype=np.int64)
-            p = judge.stance(snap.sentence_vectors[rows])
-            w, st, m = p[:, 0], p[:, 1], p[:, 2]
-            keep = (w + m >= st) if probe.want < 0 else (st + m >= w)
-            scored = [s for s, k in zip(scored, keep) if k]
+            _, opposite = agreement(judge.stance(snap.sentence_vectors[rows]), probe.want)
+            scored = [s for s, o in zip(scored, opposite.tolist()) if o <= 0.5]
         letter_bar, plain_bar = AGGREGATE_THRESHOLD, THRESHOLD
         for s in sorted(scored, key=lambda s: -s.score):
             # "Which authorities were praised for X": letters praise in so many words ("good",
@@ -326,11 +329,13 @@ class Assistant:
 
     def _judged_letters(self, snap, scores, qvec, allowed, probe, judge):
         """The letters that answer a "which authorities" question by the judge's letter model,
-        every allowed letter read: ({letter: its quotes, best first}, the sentences scored in
+        every allowed letter read (up to READ_LETTERS): ({letter: its quotes, best first}, the sentences scored in
         the letters quoted and the closest few elsewhere, how many more letters answer than are
         quoted). A letter counts when the letter model says so and the rules find at least one
         sentence about the question in it (over the plain answer bar)."""
         letters = np.flatnonzero(allowed)
+        if len(letters) > READ_LETTERS:  # a very large collection: the letters most about it
+            letters = np.sort(np.array(snap.shortlist(scores, allowed, READ_LETTERS), dtype=np.int64))
         table, features, agree = read_every_letter(snap, scores, qvec, letters, probe, judge)
         if not len(table["row"]):
             return {}, [], 0

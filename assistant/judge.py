@@ -21,13 +21,18 @@ It is trained per (question, report) on the labelled reports (``assistant train 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-#: The model shipped with the package (``assistant train judge --out`` writes one).
+from .errors import ModelLoadError
+
+#: The models shipped with the package (``assistant train judge --out`` writes one): the stance
+#: and relevance models, and the same with the letter model (trained with ``--index``).
 PACKAGED = Path(__file__).resolve().parent / "models" / "judge.npz"
+CHOICES = {"default": PACKAGED, "letters": PACKAGED.with_name("judge-letters.npz")}
 STANCES = ("w", "s", "m", "n")
 #: The polarities a question asks about, in the order of the letter model's weights.
 WANTS = (-1, 1, 0)
@@ -121,11 +126,21 @@ class Judge:
     letter_b: np.ndarray | None = None
 
     @classmethod
-    def for_model(cls, model: str, path: Path | str = PACKAGED) -> "Judge | None":
-        """The judge trained on ``model``'s vectors, or None (no judge shipped for that model:
-        answers are then scored by the rules in ``evidence``)."""
-        if not Path(path).exists():
+    def for_model(cls, model: str, choice: str | None = None) -> "Judge | None":
+        """The judge to use with ``model``'s vectors, or None (answers are then scored by the
+        rules in ``evidence`` alone). ``choice`` (default: $ASSISTANT_JUDGE, else "default"):
+        "default" (the packaged judge), "letters" (the packaged judge with its letter model),
+        "none", or the path of a judge written by ``assistant train judge --out``. A judge
+        trained on another model's vectors is not used."""
+        choice = choice or os.environ.get("ASSISTANT_JUDGE") or "default"
+        if choice == "none":
             return None
+        path = Path(CHOICES.get(choice, choice))
+        if not path.exists():
+            if choice in CHOICES:
+                return None
+            raise ModelLoadError(f"no judge at {path}: ASSISTANT_JUDGE takes {', '.join(CHOICES)}, none, or the path "
+                             "of a judge written by `assistant train judge --out`")
         judge = cls.load(path)
         return judge if judge.model == model else None
 

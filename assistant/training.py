@@ -218,12 +218,13 @@ def gold_by_report(items: list[Labelled], questions: dict) -> dict[tuple[str, st
 
 
 def train_letters(assistant, items: list[Labelled], questions: dict, held_out: dict[str, Judge]
-                  ) -> tuple[list[str], tuple[np.ndarray, ...]]:
+                  ) -> tuple[list[str], tuple[np.ndarray, ...], dict[str, tuple[np.ndarray, ...]]]:
     """The judge's letter model, from the engine's own reading of the labelled reports in
     ``assistant``'s index: every question asked of each fold's reports with the stance model
     that never saw them; a logistic regression per polarity read from the question, on the
-    (question, report) labels. Returns (figures lines, cross-validated by the same folds, and
-    the weights (mu, sd, w, b) fitted on every report)."""
+    (question, report) labels. Returns (figures lines, cross-validated by the same folds; the
+    weights (mu, sd, w, b) fitted on every report; for each report, the weights fitted without
+    its fold)."""
     snap = assistant.snapshot
     gold = gold_by_report(items, questions)
     reports = sorted({x.report for x in items} & set(snap.path_index))
@@ -246,22 +247,16 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
     opposite = np.array([gold.get(r[:3]) == "opposite" for r in rows])
     fold = np.array([r[3] for r in rows])
     want = np.array([r[4] for r in rows])
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    xs_ = (x - mu) / sd
     prob = np.zeros(len(rows))
-    w_all = np.zeros((len(WANTS), x.shape[1], 2))
-    b_all = np.zeros((len(WANTS), 2))
-    for k, sign in enumerate(WANTS):
-        part = want == sign
-        if not part.any():
-            continue
-        for f in range(len(folds)):
-            tr, te = part & (fold != f), part & (fold == f)
-            if te.any() and len(set(y[tr])) == 2:
-                w, b = fit_logistic(xs_[tr], y[tr], 2)
-                prob[te] = _softmax(xs_[te] @ w + b)[:, 1]
-        if len(set(y[part])) == 2:
-            w_all[k], b_all[k] = fit_logistic(xs_[part], y[part], 2)
+    fold_weights = []
+    for f, (judge, _) in enumerate(folds):
+        weights = _fit_letters(x, y, want, fold != f)
+        fold_weights.append(weights)
+        scorer = _with_letters(judge, weights)
+        for sign in WANTS:
+            te = (fold == f) & (want == sign)
+            if te.any():
+                prob[te] = scorer.letter_probability(x[te], sign)
     listed = prob >= 0.5
 
     def figures(sel) -> str:
@@ -275,7 +270,26 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
     lines = [f"letter model, every question asked of the index ({len(rows)} (question, report) pairs, "
              f"{len(reports)} reports): {figures(np.ones(len(rows), bool))}"]
     lines += [f"  {kind}: {figures(kinds == kind)}" for kind in QUESTION_KINDS]
-    return lines, (mu.astype(np.float32), sd.astype(np.float32), w_all.astype(np.float32), b_all.astype(np.float32))
+    held = {r: fold_weights[f] for f, (judge, letters) in enumerate(folds) for r in reports if held_out[r] is judge}
+    return lines, _fit_letters(x, y, want, np.ones(len(rows), bool)), held
+
+
+def _with_letters(judge: Judge, weights: tuple[np.ndarray, ...]) -> Judge:
+    return replace(judge, letter_mu=weights[0], letter_sd=weights[1], letter_w=weights[2], letter_b=weights[3])
+
+
+def _fit_letters(x: np.ndarray, y: np.ndarray, want: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The letter model's (mu, sd, w, b) fitted on the ``train`` rows: a logistic regression per
+    polarity asked (WANTS order) over the standardised features; a polarity with one class
+    only gets zero weights (probability 0.5)."""
+    mu, sd = x[train].mean(0), x[train].std(0) + 1e-6
+    xs = (x - mu) / sd
+    w_all, b_all = np.zeros((len(WANTS), x.shape[1], 2)), np.zeros((len(WANTS), 2))
+    for k, sign in enumerate(WANTS):
+        part = train & (want == sign)
+        if len(set(y[part].tolist())) == 2:
+            w_all[k], b_all[k] = fit_logistic(xs[part], y[part], 2)
+    return mu.astype(np.float32), sd.astype(np.float32), w_all.astype(np.float32), b_all.astype(np.float32)
 
 
 def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
@@ -345,8 +359,11 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
     if index is not None:
         from .engine import Assistant
 
-        figures.letters, weights = train_letters(Assistant.open(index, embedder=embedder), items, questions, held_out)
-        judge = replace(judge, letter_mu=weights[0], letter_sd=weights[1], letter_w=weights[2], letter_b=weights[3])
+        figures.letters, weights, held = train_letters(Assistant.open(index, embedder=embedder), items, questions,
+                                                       held_out)
+        judge = _with_letters(judge, weights)
+        folds = {id(j): _with_letters(j, held[r]) for r, j in held_out.items() if r in held}
+        held_out = {r: folds[id(j)] for r, j in held_out.items() if id(j) in folds}
     if out is not None:
         judge.save(out, {"stances": list(STANCES), "wants": list(WANTS), "labels": len(items),
                          "stance_labels": int(known.sum()), "figures": figures.lines()})

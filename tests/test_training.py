@@ -113,13 +113,15 @@ def test_the_letter_model_learns_from_the_engine_reading_each_fold_with_its_own_
     weak = {"a.pdf", "b.pdf", "c.pdf", "d.pdf"}
     items = [Labelled(f"{a}-1", a, f"{a}.pdf", "caseloads", "s", "", "w" if f"{a}.pdf" in weak else "s")
              for a in "abcdefgh"]
-    folds = [object(), object()]
+    folds = [Judge(np.zeros((2, 4)), np.zeros(4), np.zeros((2, 2)), np.zeros(2)) for _ in range(2)]
     held_out = {f"{a}.pdf": folds[i % 2] for i, a in enumerate("abcdefgh")}
     questions = {("caseloads", "weak"): TOPICS[0]["weak"], ("caseloads", "strong"): TOPICS[0]["strong"]}
     reading = _Reading(weak)
-    lines, (mu, sd, w, b) = train_letters(reading, items, questions, held_out)
+    lines, (mu, sd, w, b), held = train_letters(reading, items, questions, held_out)
     # every fold read by the judge that held it out, and only its own reports
     for judge, letters in reading.judges_seen:
         assert all(held_out[reading.snapshot.letters[l]["path"]] is judge for l in letters)
     assert w.shape == (len(WANTS), len(mu), 2) and b.shape == (len(WANTS), 2)
     assert "balanced accuracy 1.000" in lines[0] and "opposite 0.000" in lines[0]
+    # each report's letter model was fitted without its fold: the two folds' models differ
+    assert set(held) == set(held_out) and held["a.pdf"] is not held["b.pdf"] and held["a.pdf"] is held["c.pdf"]
