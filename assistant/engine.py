@@ -331,31 +331,40 @@ class Assistant:
         """The letters that answer a "which authorities" question by the judge's letter model,
         every allowed letter read (up to READ_LETTERS): ({letter: its quotes, best first}, the sentences scored in
         the letters quoted and the closest few elsewhere, how many more letters answer than are
-        quoted). A letter counts when the letter model says so and the rules find at least one
-        sentence about the question in it (over the plain answer bar)."""
+        quoted). A letter counts when the letter model says so and the rules would count it too
+        (its evidence, less what the judge reads as the opposite polarity, clears their bars)."""
         letters = np.flatnonzero(allowed)
         if len(letters) > READ_LETTERS:  # a very large collection: the letters most about it
             letters = np.sort(np.array(snap.shortlist(scores, allowed, READ_LETTERS), dtype=np.int64))
-        table, features, agree = read_every_letter(snap, scores, qvec, letters, probe, judge)
+        table, features, opposite = read_every_letter(snap, scores, qvec, letters, probe, judge)
         if not len(table["row"]):
             return {}, [], 0
         probability = np.zeros(len(snap.letters))
         probability[letters] = judge.letter_probability(features, probe.want)
-        best = np.full(len(snap.letters), -np.inf)
-        np.maximum.at(best, table["letter"], table["score"])
-        answering = np.flatnonzero((probability >= judge.threshold) & (best >= THRESHOLD))
+        # the evidence the rules would count (a strength only in so many words), less what the
+        # judge reads as the opposite polarity; a letter must pass the rules' bars on it too
+        counts = (opposite <= 0.5) & (table["reports"] | (probe.want <= 0))
+        strength = np.where(counts, np.clip(table["score"], 0, None), 0.0)
+        best = np.zeros(len(snap.letters))
+        np.maximum.at(best, table["letter"], strength)
+        _, authority = np.unique(snap._authority_keys, return_inverse=True)  # letters' authorities, numbered
+        strongest = np.zeros(authority.max() + 1)
+        np.maximum.at(strongest, authority, best)
+        top = strongest[authority]
+        ruled = (top >= AGGREGATE_THRESHOLD) & (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * top))
+        answering = np.flatnonzero((probability >= judge.threshold) & ruled)
         answering = answering[np.argsort(-probability[answering], kind="stable")]
         quoted = answering[:LISTED_LETTERS]
-        strength = np.clip(table["score"], 0, None) * agree
         near = np.argsort(-table["score"], kind="stable")[:3 * NEARBY]
         pick = np.isin(table["letter"], quoted)
         pick[near] = True
         idx = np.flatnonzero(pick)
         scored = snap.scored_list(table, idx)
+        chosen = set(quoted.tolist())
         kept: dict[int, list[Scored]] = {}
         for i in idx[np.argsort(-strength[idx], kind="stable")].tolist():
             letter = int(table["letter"][i])
-            if letter in kept or probability[letter] < judge.threshold or best[letter] < THRESHOLD:
+            if letter in kept or letter not in chosen:
                 continue
             top = strength[i] or 1.0
             ranked = [j for j in idx[table["letter"][idx] == letter] if strength[j] >= LETTER_RELATIVE * top]
@@ -482,8 +491,8 @@ def read_every_letter(snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, lett
                       judge: Judge) -> tuple[dict, np.ndarray, np.ndarray]:
     """Each of ``letters`` read in its PASSAGES_PER_LETTER best passages, sentence by sentence:
     (the sentences scored, as ``Snapshot.sentence_table`` columns; the letter model's features
-    per letter; each sentence's agreement with the polarity asked). Training reads the labelled
-    reports through this too."""
+    per letter; each sentence's probability of the opposite polarity). Training reads the
+    labelled reports through this too."""
     mine = np.zeros(len(snap.letters), bool)
     mine[letters] = True
     passages = np.flatnonzero(mine[snap.passage_letter])
@@ -497,7 +506,7 @@ def read_every_letter(snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, lett
     agree, opposite = agreement(judge.stance(table["vectors"]), probe.want)
     features = letter_features(table["letter"], table["score"], table["dense"], table["reports"].astype(np.float64),
                                agree, opposite, table["passage_score"], table["coverage"], letters)
-    return table, features, agree
+    return table, features, opposite
 
 
 @dataclass(frozen=True)

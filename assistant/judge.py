@@ -29,10 +29,9 @@ import numpy as np
 
 from .errors import ModelLoadError
 
-#: The models shipped with the package (``assistant train judge --out`` writes one): the stance
-#: and relevance models, and the same with the letter model (trained with ``--index``).
+#: The judge shipped with the package (``assistant train judge --index DIR --out`` writes one).
 PACKAGED = Path(__file__).resolve().parent / "models" / "judge.npz"
-CHOICES = {"default": PACKAGED, "letters": PACKAGED.with_name("judge-letters.npz")}
+CHOICES = {"default": PACKAGED}
 STANCES = ("w", "s", "m", "n")
 #: The polarities a question asks about, in the order of the letter model's weights.
 WANTS = (-1, 1, 0)
@@ -129,9 +128,8 @@ class Judge:
     def for_model(cls, model: str, choice: str | None = None) -> "Judge | None":
         """The judge to use with ``model``'s vectors, or None (answers are then scored by the
         rules in ``evidence`` alone). ``choice`` (default: $ASSISTANT_JUDGE, else "default"):
-        "default" (the packaged judge), "letters" (the packaged judge with its letter model),
-        "none", or the path of a judge written by ``assistant train judge --out``. A judge
-        trained on another model's vectors is not used."""
+        "default" (the packaged judge), "none", or the path of a judge written by ``assistant
+        train judge --out``. A judge trained on another model's vectors is not used."""
         choice = choice or os.environ.get("ASSISTANT_JUDGE") or "default"
         if choice == "none":
             return None

@@ -33,18 +33,16 @@ def test_the_judge_keeps_what_has_the_polarity_asked_and_drops_the_opposite(fake
     assert not vetoed.authorities and not vetoed.citations
 
 
-def test_the_packaged_judges_are_for_the_bundled_model(monkeypatch):
+def test_the_packaged_judge_is_for_the_bundled_model(monkeypatch):
     judge = Judge.load(PACKAGED)
     assert judge.model == "bundled:all-MiniLM-L6-v2" and judge.stance_w.shape == (384, len(STANCES))
-    assert not judge.reads_letters  # the default judge only vetoes: its letter model is a choice
+    assert judge.reads_letters and judge.letter_w.shape == (3, judge.letter_mu.shape[0], 2)
     monkeypatch.delenv("ASSISTANT_JUDGE", raising=False)
     assert Judge.for_model("bundled:all-MiniLM-L6-v2") is not None and Judge.for_model("another/model") is None
-    letters = Judge.for_model("bundled:all-MiniLM-L6-v2", "letters")
-    assert letters.reads_letters and letters.letter_w.shape == (3, letters.letter_mu.shape[0], 2)
     monkeypatch.setenv("ASSISTANT_JUDGE", "none")
     assert Judge.for_model("bundled:all-MiniLM-L6-v2") is None
     monkeypatch.setenv("ASSISTANT_JUDGE", "/nowhere/judge.npz")
-    with pytest.raises(ModelLoadError, match="ASSISTANT_JUDGE takes default, letters, none"):
+    with pytest.raises(ModelLoadError, match="ASSISTANT_JUDGE takes default, none"):
         Judge.for_model("bundled:all-MiniLM-L6-v2")
 
 
