@@ -329,10 +329,11 @@ class Assistant:
 
     def _judged_letters(self, snap, scores, qvec, allowed, probe, judge):
         """The letters that answer a "which authorities" question by the judge's letter model,
-        every allowed letter read (up to READ_LETTERS): ({letter: its quotes, best first}, the sentences scored in
-        the letters quoted and the closest few elsewhere, how many more letters answer than are
-        quoted). A letter counts when the letter model says so and the rules would count it too
-        (its evidence, less what the judge reads as the opposite polarity, clears their bars)."""
+        every allowed letter read (up to READ_LETTERS): ({letter: its quotes, best first}, the
+        sentences scored in the letters quoted and the closest few elsewhere, how many more
+        letters answer than are quoted). A letter counts when the letter model says so and the
+        rules would count it too (its evidence, less what the judge reads as the opposite
+        polarity, clears their bars)."""
         letters = np.flatnonzero(allowed)
         if len(letters) > READ_LETTERS:  # a very large collection: the letters most about it
             letters = np.sort(np.array(snap.shortlist(scores, allowed, READ_LETTERS), dtype=np.int64))
@@ -347,11 +348,12 @@ class Assistant:
         strength = np.where(counts, np.clip(table["score"], 0, None), 0.0)
         best = np.zeros(len(snap.letters))
         np.maximum.at(best, table["letter"], strength)
-        _, authority = np.unique(snap._authority_keys, return_inverse=True)  # letters' authorities, numbered
+        authority = snap.authority_numbers()
         strongest = np.zeros(authority.max() + 1)
         np.maximum.at(strongest, authority, best)
-        top = strongest[authority]
-        ruled = (top >= AGGREGATE_THRESHOLD) & (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * top))
+        authority_best = strongest[authority]
+        ruled = (authority_best >= AGGREGATE_THRESHOLD) & \
+            (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * authority_best))
         answering = np.flatnonzero((probability >= judge.threshold) & ruled)
         answering = answering[np.argsort(-probability[answering], kind="stable")]
         quoted = answering[:LISTED_LETTERS]
@@ -366,10 +368,10 @@ class Assistant:
             letter = int(table["letter"][i])
             if letter in kept or letter not in chosen:
                 continue
-            top = strength[i] or 1.0
-            ranked = [j for j in idx[table["letter"][idx] == letter] if strength[j] >= LETTER_RELATIVE * top]
+            lead = strength[i] or 1.0
+            ranked = [j for j in idx[table["letter"][idx] == letter] if strength[j] >= LETTER_RELATIVE * lead]
             ranked = sorted(ranked, key=lambda j: -strength[j])[:QUOTES_PER_LETTER]
-            kept[letter] = [replace(x, score=float(probability[letter] * strength[j] / top))
+            kept[letter] = [replace(x, score=float(probability[letter] * strength[j] / lead))
                             for j, x in zip(ranked, snap.scored_list(table, np.array(ranked)))]
         return kept, scored, len(answering) - len(kept)
 

@@ -88,6 +88,7 @@ class Snapshot:
         self.path_index = {e["path"]: i for i, e in enumerate(self.letters)}
         self._authority_keys = np.array([(e["meta"].get("authority") or "").lower() for e in self.letters], dtype=object)
         self._kinds = np.array([e["meta"].get("kind") or "" for e in self.letters], dtype=object)
+        self._authority_numbers: np.ndarray | None = None
         self._lock = Lock()
 
     # -------------------------------------------------------------- letters
@@ -131,6 +132,13 @@ class Snapshot:
                 d = letter_date(self.letters[i]["meta"])
                 keep[i] = undated if d is None else (not since or d >= since) and (not until or d <= until)
         return keep
+
+    def authority_numbers(self) -> np.ndarray:
+        """A number per letter, the same for letters about the same authority (by name, any case;
+        letters with no authority share one)."""
+        if self._authority_numbers is None:
+            self._authority_numbers = np.unique(self._authority_keys, return_inverse=True)[1].reshape(-1)
+        return self._authority_numbers
 
     def undated_count(self, letters: np.ndarray) -> int:
         """How many of ``letters`` (a mask) have no date at all."""
