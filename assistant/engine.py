@@ -299,7 +299,6 @@ class Assistant:
             rows = np.array([s.row for s in scored], dtype=np.int64)
             _, opposite = agreement(judge.stance(snap.sentence_vectors[rows]), probe.want)
             scored = [s for s, o in zip(scored, opposite.tolist()) if o <= 0.5]
-        letter_bar, plain_bar = AGGREGATE_THRESHOLD, THRESHOLD
         for s in sorted(scored, key=lambda s: -s.score):
             # "Which authorities were praised for X": letters praise in so many words ("good",
             # "effective", "improved"), so only sentences that do count; a sentence that merely
@@ -311,19 +310,16 @@ class Assistant:
             return {}, scored, 0
         # an authority counts when its best letter clears the bar; then each of its letters
         # with evidence near that strength is quoted too (a cabinet report and a visit letter)
-        def authority_of(letter: int) -> str:
-            return _authority_of(snap, letter)
-
         strongest: dict[str, float] = {}
         for letter, sents in best_by_letter.items():
-            name = authority_of(letter)
+            name = _authority_of(snap, letter)
             strongest[name] = max(strongest.get(name, 0.0), sents[0].score)
         kept = {}
         for letter, sents in best_by_letter.items():
-            top = strongest[authority_of(letter)]
-            if top < letter_bar or sents[0].score < max(plain_bar, SAME_AUTHORITY_SHARE * top):
+            top = strongest[_authority_of(snap, letter)]
+            if top < AGGREGATE_THRESHOLD or sents[0].score < max(THRESHOLD, SAME_AUTHORITY_SHARE * top):
                 continue
-            bar = max(plain_bar, LETTER_RELATIVE * sents[0].score)
+            bar = max(THRESHOLD, LETTER_RELATIVE * sents[0].score)
             kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
         return kept, scored, 0
 

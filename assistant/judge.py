@@ -177,9 +177,3 @@ class Judge:
 
     def relevant(self, similarity: np.ndarray) -> np.ndarray:
         return _softmax(relevance_features(similarity) @ self.relevance_w + self.relevance_b)[:, 1]
-
-    def answers(self, vectors: np.ndarray, similarity: np.ndarray, want: int) -> np.ndarray:
-        """P(each sentence answers the question with the polarity asked)."""
-        if len(similarity) == 0:
-            return np.zeros(0)
-        return yes_probability(self.relevant(similarity), self.stance(vectors), want)
