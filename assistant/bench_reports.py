@@ -337,7 +337,7 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
     gold = gold_by_report(load_labels(data), questions)
-    assistant = Assistant.open(index, embedder=embedder)
+    assistant = Assistant.open(index, embedder=embedder, judge="none")
     indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
     reports = sorted({k[2] for k in gold} & set(indexed))
     # each question asked of the whole index, as a user asks it; with a judge, once per fold,

@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, default=None, help="where to write the model (.npz); default: only print figures")
     t.add_argument("--index", type=Path, default=None,
                    help="an index of the labelled reports: also train the letter model on the engine's reading of them")
+    t.add_argument("--hold-out", choices=("authority", "topic"), default="authority",
+                   help="cross-validate by authority (default) or by topic (topics nobody labelled)")
     t.add_argument("--model", default=None)
     return ap
 
@@ -450,7 +452,12 @@ def _train(args) -> int:
     from .embedding import load_embedder
     from .training import agreement, train_judge
 
-    figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model), index=args.index)
+    try:
+        figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model), index=args.index,
+                                    hold_out=args.hold_out)
+    except ValueError as exc:  # no labels, an index without the labelled reports, options that clash
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for name, n, observed, kappa in agreement(args.data):
         print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
     print("\n".join(figures.lines()))

@@ -73,7 +73,7 @@ def compare(assistant, authorities: list[str], theme: str, since=None, until=Non
     mask[chosen] = True
     qvec = assistant.embedder.embed([theme])[0]
     scores = snap.passage_scores(qvec, search_terms(theme), mask)
-    probe = snap.probe(theme, theme)
+    probe = snap.probe(theme)
     areas = facts.areas_named(theme)
     rows, citations = [], []
     for name, i in letters:

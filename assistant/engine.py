@@ -20,46 +20,21 @@ from .embedding import Embedder, load_embedder, one_blas_thread, start_importing
 from .errors import IndexMissingError
 from .indexing import SyncReport, check_model, sync
 from .question import Query, QuestionReader, check_question
-from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, names_a_time, search_terms
+from .evidence import THRESHOLD, names_a_time, search_terms
 from .factanswer import answer_from_facts
-from .judge import Judge, agreement, letter_features
+from .judge import Judge
 from .retrieval import Scored, Snapshot
+from .scoring import NEARBY, UNRECOGNISED, JudgedScorer, authority_of, scorer_for
 from .timeline import timeline_answer
 
 log = logging.getLogger(__name__)
 
-UNRECOGNISED = "Authority not recognised"
 NO_DATE = "The letters give no date for this."
-#: Passages read per letter when looking for a letter's best evidence: more in the most
-#: promising letters (the first CLOSE_READING of the shortlist), fewer in the rest.
-PASSAGES_PER_LETTER = 5
-PASSAGES_FURTHER = 2
-CLOSE_READING = 10
-#: Every letter's passages are scored; sentences are read in the letters whose best passage
-#: ranks among this many (more than any answer lists), so a large collection stays quick.
-SHORTLIST = 40
-#: With the judge's letter model, a "which authorities" answer reads every allowed letter, up to
-#: this many (beyond it, the letters whose best passage scores highest); checked letters are
-#: still counted in full.
-READ_LETTERS = 1500
-#: The most letters a "which authorities" answer quotes (the judge may find more: the answer
-#: says how many more, to be seen with a filter); each quoted letter is read from disk.
-LISTED_LETTERS = 100
-#: Once a letter counts, its other sentences are quoted too when they reach this share of
-#: its best sentence (and the plain threshold); focused answers do the same against the best
-#: sentence overall.
-LETTER_RELATIVE = 0.75
-#: Another letter about an authority that counts is quoted when its best evidence reaches
-#: this share of the authority's strongest (a visit letter beside a cabinet report whose
-#: recommendation repeats the question; at 0.5 report headings start to come in).
-SAME_AUTHORITY_SHARE = 0.6
+#: A focused answer quotes the sentences within this share of its best, at most FOCUSED_QUOTES,
+#: read in its FOCUSED_PASSAGES best passages.
 FOCUSED_RELATIVE = 0.80
-#: Quotes per letter in grouped answers; quotes in focused answers.
-QUOTES_PER_LETTER = 3
 FOCUSED_QUOTES = 5
 FOCUSED_PASSAGES = 12
-#: Closest passages offered with an abstention (one per letter), marked as not clearly about it.
-NEARBY = 3
 #: How often a question looks whether another writer committed a newer state (seconds).
 REFRESH_SECONDS = 0.5
 
@@ -67,7 +42,8 @@ REFRESH_SECONDS = 0.5
 class Assistant:
     """Answers questions from one index folder. Safe to share between threads."""
 
-    def __init__(self, index_dir: Path | str, embedder: Embedder, snapshot: Snapshot | None):
+    def __init__(self, index_dir: Path | str, embedder: Embedder, snapshot: Snapshot | None,
+                 judge: str | None = None):
         one_blas_thread()
         self.index_dir = Path(index_dir)
         self.embedder = embedder
@@ -77,13 +53,16 @@ class Assistant:
         self._refresh_lock = threading.Lock()
         self._manifest_stamp: tuple | None = None
         self._refreshed_at = 0.0
-        #: judges "which authorities" evidence when one is shipped for this model
-        self.judge: Judge | None = Judge.for_model(embedder.name)
+        #: judges "which authorities" evidence when one is shipped for this model (``judge``: see
+        #: ``Judge.for_model``)
+        self.judge: Judge | None = Judge.for_model(embedder.name, judge)
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None, backend: str | None = None,
-             embedder: Embedder | None = None, allow_empty: bool = False) -> "Assistant":
-        """Open the index in ``index_dir`` (default ``index/`` or $ASSISTANT_INDEX).
+             embedder: Embedder | None = None, allow_empty: bool = False, judge: str | None = None) -> "Assistant":
+        """Open the index in ``index_dir`` (default ``index/`` or $ASSISTANT_INDEX), with the
+        evidence judge ``judge`` names (default $ASSISTANT_JUDGE, else the packaged one; see
+        ``Judge.for_model``).
 
         Raises IndexMissingError when there is none (unless ``allow_empty``), and
         IndexMismatchError when it was built with another model or format.
@@ -104,7 +83,7 @@ class Assistant:
             embedder = load_embedder(name, backend)
         if snapshot is not None:
             check_model(snapshot.manifest, embedder, index_dir)
-        return cls(index_dir, embedder, snapshot)
+        return cls(index_dir, embedder, snapshot, judge)
 
     # ---------------------------------------------------------------- state
     @property
@@ -250,19 +229,16 @@ class Assistant:
         return answer
 
     def _grouped(self, snap, query, scores, qvec, allowed, checked) -> Answer:
-        probe = snap.probe(query.topic, query.question)
-        judge = self.judge
-        if judge is not None and judge.reads_letters:
-            kept, scored, more = self._judged_letters(snap, scores, qvec, allowed, probe, judge)
-        else:
-            kept, scored, more = self._ruled_letters(snap, scores, qvec, allowed, probe, judge)
+        probe = snap.probe(query)
+        chosen = scorer_for(self.judge).select(snap, scores, qvec, allowed, probe)
+        kept, scored, more = chosen.quotes, chosen.scored, chosen.more
         scored_rows = {x.row: x for x in scored}
         if not kept:
             return self._abstain(snap, query, checked, allowed, scored, scored_rows)
         # group letters by authority, strongest authority first
         by_auth: dict[str, list[Scored]] = {}
         for letter, sents in sorted(kept.items(), key=lambda kv: -kv[1][0].score):
-            by_auth.setdefault(_authority_of(snap, letter), []).extend(sents)
+            by_auth.setdefault(authority_of(snap, letter), []).extend(sents)
         citations = []
         order = []
         for name, sents in by_auth.items():
@@ -283,100 +259,12 @@ class Assistant:
         return Answer(query.question, True, text, [n for n, _ in groups if n != UNRECOGNISED],
                       checked, citations, query.to_dict())
 
-    def _ruled_letters(self, snap, scores, qvec, allowed, probe, judge):
-        """The letters that answer a "which authorities" question by the rules of ``evidence``
-        (a judge without a letter model only vetoes sentences of the opposite polarity):
-        ({letter: its quotes, best first}, every sentence scored, 0)."""
-        read: list[int] = []
-        for rank, letter in enumerate(snap.shortlist(scores, allowed, SHORTLIST)):
-            lo, hi = int(snap.letter_first[letter]), int(snap.letter_first[letter + 1])
-            depth = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
-            read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
-        best_by_letter: dict[int, list[Scored]] = {}
-        scored = snap.score_sentences(read, scores, qvec, probe)
-        if judge is not None and probe.want and scored:
-            # the learned judge vetoes what it reads as more likely than not the opposite polarity
-            rows = np.array([s.row for s in scored], dtype=np.int64)
-            _, opposite = agreement(judge.stance(snap.sentence_vectors[rows]), probe.want)
-            scored = [s for s, o in zip(scored, opposite.tolist()) if o <= 0.5]
-        for s in sorted(scored, key=lambda s: -s.score):
-            # "Which authorities were praised for X": letters praise in so many words ("good",
-            # "effective", "improved"), so only sentences that do count; a sentence that merely
-            # mentions X ("reviewing case records") does not. Criticism is often put less
-            # plainly ("plans should be specific"), so weakness questions keep every sentence.
-            if s.reports or probe.want <= 0:
-                best_by_letter.setdefault(s.letter, []).append(s)
-        if not best_by_letter:
-            return {}, scored, 0
-        # an authority counts when its best letter clears the bar; then each of its letters
-        # with evidence near that strength is quoted too (a cabinet report and a visit letter)
-        strongest: dict[str, float] = {}
-        for letter, sents in best_by_letter.items():
-            name = _authority_of(snap, letter)
-            strongest[name] = max(strongest.get(name, 0.0), sents[0].score)
-        kept = {}
-        for letter, sents in best_by_letter.items():
-            top = strongest[_authority_of(snap, letter)]
-            if top < AGGREGATE_THRESHOLD or sents[0].score < max(THRESHOLD, SAME_AUTHORITY_SHARE * top):
-                continue
-            bar = max(THRESHOLD, LETTER_RELATIVE * sents[0].score)
-            kept[letter] = [s for s in sents if s.score >= bar][:QUOTES_PER_LETTER]
-        return kept, scored, 0
-
-    def _judged_letters(self, snap, scores, qvec, allowed, probe, judge):
-        """The letters that answer a "which authorities" question by the judge's letter model,
-        every allowed letter read (up to READ_LETTERS): ({letter: its quotes, best first}, the
-        sentences scored in the letters quoted and the closest few elsewhere, how many more
-        letters answer than are quoted). A letter counts when the letter model says so and the
-        rules would count it too (its evidence, less what the judge reads as the opposite
-        polarity, clears their bars)."""
-        letters = np.flatnonzero(allowed)
-        if len(letters) > READ_LETTERS:  # a very large collection: the letters most about it
-            letters = np.sort(np.array(snap.shortlist(scores, allowed, READ_LETTERS), dtype=np.int64))
-        table, features, opposite = read_every_letter(snap, scores, qvec, letters, probe, judge)
-        if not len(table["row"]):
-            return {}, [], 0
-        probability = np.zeros(len(snap.letters))
-        probability[letters] = judge.letter_probability(features, probe.want)
-        # the evidence the rules would count (a strength only in so many words), less what the
-        # judge reads as the opposite polarity; a letter must pass the rules' bars on it too
-        counts = (opposite <= 0.5) & (table["reports"] | (probe.want <= 0))
-        strength = np.where(counts, np.clip(table["score"], 0, None), 0.0)
-        best = np.zeros(len(snap.letters))
-        np.maximum.at(best, table["letter"], strength)
-        authority = snap.authority_numbers()
-        strongest = np.zeros(authority.max() + 1)
-        np.maximum.at(strongest, authority, best)
-        authority_best = strongest[authority]
-        ruled = (authority_best >= AGGREGATE_THRESHOLD) & \
-            (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * authority_best))
-        answering = np.flatnonzero((probability >= judge.threshold) & ruled)
-        answering = answering[np.argsort(-probability[answering], kind="stable")]
-        quoted = answering[:LISTED_LETTERS]
-        near = np.argsort(-table["score"], kind="stable")[:3 * NEARBY]
-        pick = np.isin(table["letter"], quoted)
-        pick[near] = True
-        idx = np.flatnonzero(pick)
-        scored = snap.scored_list(table, idx)
-        chosen = set(quoted.tolist())
-        kept: dict[int, list[Scored]] = {}
-        for i in idx[np.argsort(-strength[idx], kind="stable")].tolist():
-            letter = int(table["letter"][i])
-            if letter in kept or letter not in chosen:
-                continue
-            lead = strength[i] or 1.0
-            ranked = [j for j in idx[table["letter"][idx] == letter] if strength[j] >= LETTER_RELATIVE * lead]
-            ranked = sorted(ranked, key=lambda j: -strength[j])[:QUOTES_PER_LETTER]
-            kept[letter] = [replace(x, score=float(probability[letter] * strength[j] / lead))
-                            for j, x in zip(ranked, snap.scored_list(table, np.array(ranked)))]
-        return kept, scored, len(answering) - len(kept)
-
     def _focused(self, snap, query, scores, qvec, checked, allowed) -> Answer:
         finite = np.flatnonzero(np.isfinite(scores))
         if len(finite) > FOCUSED_PASSAGES:  # the best few without sorting them all
             finite = finite[np.argpartition(-scores[finite], FOCUSED_PASSAGES - 1)[:FOCUSED_PASSAGES]]
         top = finite[np.argsort(-scores[finite], kind="stable")].tolist()
-        probe = snap.probe(query.topic, query.question)
+        probe = snap.probe(query)
         sents = sorted(snap.score_sentences(top, scores, qvec, probe), key=lambda s: -s.score)
         if not sents or sents[0].score < THRESHOLD:
             return self._abstain(snap, query, checked, allowed, sents, {x.row: x for x in sents})
@@ -452,8 +340,8 @@ class Assistant:
         query = self._reader.read(question)
         qvec = self.embedder.embed([query.topic])[0]
         scores = snap.passage_scores(qvec, search_terms(query.topic), np.ones(len(snap.letters), bool))
-        probe = snap.probe(query.topic, query.question)
-        return read_every_letter(snap, scores, qvec, np.asarray(letters), probe, judge)[1], probe.want
+        probe = snap.probe(query)
+        return JudgedScorer(judge).read(snap, scores, qvec, np.asarray(letters), probe)[1], probe.want
 
     # ---------------------------------------------------------------- compare
     def compare(self, authorities: list[str], theme: str, since=None, until=None) -> dict:
@@ -479,32 +367,6 @@ class Assistant:
         from .timeline import build_timeline
 
         return build_timeline(self, authority, theme, since, until).to_dict()
-
-
-def _authority_of(snap: Snapshot, letter: int) -> str:
-    return snap.letters[letter]["meta"].get("authority") or UNRECOGNISED
-
-
-def read_every_letter(snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, letters: np.ndarray, probe,
-                      judge: Judge) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Each of ``letters`` read in its PASSAGES_PER_LETTER best passages, sentence by sentence:
-    (the sentences scored, as ``Snapshot.sentence_table`` columns; the letter model's features
-    per letter; each sentence's probability of the opposite polarity). Training reads the
-    labelled reports through this too."""
-    mine = np.zeros(len(snap.letters), bool)
-    mine[letters] = True
-    passages = np.flatnonzero(mine[snap.passage_letter])
-    owner = snap.passage_letter[passages]
-    order = np.lexsort((-scores[passages], owner))  # by letter, best passage first
-    rank = np.arange(len(order)) - np.searchsorted(owner[order], owner[order])
-    read = np.sort(passages[order[rank < PASSAGES_PER_LETTER]])
-    table = snap.sentence_table(read, scores, qvec, probe)
-    if not len(table["row"]):
-        return table, letter_features(*([np.zeros(0)] * 8), letters), np.zeros(0)
-    agree, opposite = agreement(judge.stance(table["vectors"]), probe.want)
-    features = letter_features(table["letter"], table["score"], table["dense"], table["reports"].astype(np.float64),
-                               agree, opposite, table["passage_score"], table["coverage"], letters)
-    return table, features, opposite
 
 
 @dataclass(frozen=True)

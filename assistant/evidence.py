@@ -391,12 +391,13 @@ class Probe:
     thing: str | None = None  # asked_thing
 
 
-def probe(topic: str, question: str, idf) -> Probe:
-    """``idf(word)`` gives a word's rarity in the collection."""
+def probe(topic: str, want: int, kind: str | None, idf) -> Probe:
+    """The scoring side of a question about ``topic`` asking for the polarity ``want`` and an
+    answer of type ``kind`` (as the question reader found them); ``idf(word)`` gives a word's
+    rarity in the collection."""
     terms = content_terms(topic)
-    return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, question_stance(topic),
-                 frozenset(stance_targets(topic, idf)), answer_type(question or topic),
-                 tuple(directions(topic, terms)), asked_thing(topic))
+    return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, want,
+                 frozenset(stance_targets(topic, idf)), kind, tuple(directions(topic, terms)), asked_thing(topic))
 
 
 def answer_type(question: str) -> str | None:

@@ -33,6 +33,8 @@ from .errors import ModelLoadError
 PACKAGED = Path(__file__).resolve().parent / "models" / "judge.npz"
 CHOICES = {"default": PACKAGED}
 STANCES = ("w", "s", "m", "n")
+#: The judge files this version reads (``assistant train judge`` writes this version).
+VERSION = 2
 #: The polarities a question asks about, in the order of the letter model's weights.
 WANTS = (-1, 1, 0)
 
@@ -115,7 +117,7 @@ class Judge:
     relevance_w: np.ndarray
     relevance_b: np.ndarray
     threshold: float = 0.5
-    version: str = "judge-1"
+    version: str = f"judge-{VERSION}"
     model: str | None = None  # the embedding model whose vectors it reads
     #: the letter model: feature means and scales, weights and biases per polarity asked
     #: (WANTS order); None when the judge was trained without an index of the labelled reports
@@ -149,6 +151,11 @@ class Judge:
         meta_path = path.with_suffix(".json")
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b")]
+        if int(meta.get("version", 1)) != VERSION:
+            raise ModelLoadError(f"the judge at {path} is of version {meta.get('version', 1)}; this version reads "
+                                 f"judges of version {VERSION}: train it again with `assistant train judge --index "
+                                 f"DIR --out {path}`" + (", or reinstall the package" if path == PACKAGED else
+                                 ", or set ASSISTANT_JUDGE=default"))
         return cls(z["stance_w"], z["stance_b"], z["relevance_w"], z["relevance_b"],
                    float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"), *letter)
 

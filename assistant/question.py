@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass, replace
 
-from . import facts
+from . import evidence, facts
 from .authorities import ENGLISH_AUTHORITIES, canonical_name, name_pattern
 from .errors import FilterError, QuestionError
 from .metadata import MONTH, MONTHS
@@ -77,6 +77,11 @@ class Query:
     #: a question asking for a view rather than quotes: "compare" (authorities side by side on
     #: the topic) or "timeline" (one authority's letters over time)
     mode: str | None = None
+    #: the polarity asked about: -1 weaknesses, +1 strengths, 0 neither (``evidence.question_stance``)
+    polarity: int = 0
+    #: what kind of thing the answer names: "date", "quantity", "count", "person" or None
+    #: (``evidence.answer_type``)
+    answer_type: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -97,6 +102,10 @@ class Query:
         if self.judgement:
             areas = " or ".join(facts.AREA_LABELS.get(a, a) for a in self.judgement[0])
             parts.append(f"judged {self.judgement[1]} for {areas}")
+        if self.polarity:
+            parts.append("looking for: " + ("weaknesses" if self.polarity < 0 else "strengths"))
+        if self.answer_type:
+            parts.append(f"wants: a {self.answer_type}")
         if self.fact:
             parts.append(f"asks the letters' facts: {self.fact}")
         if self.mode == "compare":
@@ -202,10 +211,13 @@ class QuestionReader:
             mode, aggregate = "timeline", False
             topic = " ".join(_TIMELINE_FRAME.sub(" ", _TIMELINE.sub(" ", topic)).split()).strip(" ,?.!")
             topic = re.sub(r"^(?:(?:the|of|on|in|about|for|with|regarding|and)\b\s*)+", "", topic, flags=re.I)
+        quotes = mode is None  # what quotes are scored by; a compare table or timeline reads both polarities
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
                      aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
-                     framework=asked.framework, mode=mode)
+                     framework=asked.framework, mode=mode,
+                     polarity=evidence.question_stance(topic) if quotes else 0,
+                     answer_type=evidence.answer_type(question) if quotes else None)
 
 
 def compare_theme(topic: str) -> str:
@@ -317,7 +329,8 @@ def follow_up(query: Query, previous: Query | None) -> Query:
                        until=query.until or previous.until, kind=query.kind or previous.kind,
                        fact=query.fact or previous.fact, areas=query.areas or previous.areas,
                        grade=query.grade or previous.grade,
-                       mode=query.mode or (previous.mode if len(named) == 1 else None))
+                       mode=query.mode or (previous.mode if len(named) == 1 else None),
+                       polarity=previous.polarity, answer_type=query.answer_type or previous.answer_type)
     if not named and _CARRY_AUTHORITY.search(query.question) and previous.authorities:
         return replace(query, authorities=previous.authorities, unknown_authorities=(),
                        aggregate=query.aggregate and len(previous.authorities) > 1,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from threading import Lock
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from . import evidence
 from .search import DenseIndex
 from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, ragged_positions
 from .textsearch import STOPWORDS, KeywordIndex, stem_words
+
+if TYPE_CHECKING:
+    from .question import Query
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +186,12 @@ class Snapshot:
         order = np.argsort(-best, kind="stable")[:size]
         return [int(allowed[i]) for i in order if np.isfinite(best[i])]
 
-    def probe(self, topic: str, question: str = "") -> evidence.Probe:
-        """The question's side of sentence scoring (see ``score_sentences``)."""
-        return evidence.probe(topic, question, self.keyword.idf)
+    def probe(self, asked: "Query | str") -> evidence.Probe:
+        """The question's side of sentence scoring (see ``score_sentences``), for a read
+        question (its topic, polarity and answer type) or a theme (polarity and type read from it)."""
+        if isinstance(asked, str):
+            return evidence.probe(asked, evidence.question_stance(asked), evidence.answer_type(asked), self.keyword.idf)
+        return evidence.probe(asked.topic, asked.polarity, asked.answer_type, self.keyword.idf)
 
     def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,
                         probe: evidence.Probe) -> list[Scored]:

@@ -422,7 +422,7 @@ def follow_up(assistant, snap: Snapshot, item: str, qvec: np.ndarray, later: lis
     """What the first later letter that speaks of ``item`` says about it (see ``judge_followup``)."""
     from .engine import _quote_spans
 
-    probe = replace(snap.probe(item, item), want=0, targets=frozenset(), kind=None, thing=None)
+    probe = replace(snap.probe(item), want=0, targets=frozenset(), kind=None, thing=None)
     keyword = snap.keyword.scores(evidence.search_terms(item))
     for letter in later:
         sents = _letter_sentences(snap, letter, qvec, keyword, probe, FOLLOW_PASSAGES)
@@ -447,7 +447,7 @@ def theme_evidence(assistant, snap: Snapshot, theme: str, qvec: np.ndarray, keyw
     """The letter's best quotes on ``theme`` (the engine's sentence scoring in that letter alone)."""
     from .engine import _quote_spans
 
-    probe = snap.probe(theme, theme)
+    probe = snap.probe(theme)
     sents = _letter_sentences(snap, letter, qvec, keyword, probe, FOLLOW_PASSAGES)
     if not sents or sents[0].score < evidence.THRESHOLD:
         return []

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .judge import STANCES, WANTS, Judge, _softmax, relevance_features, yes_probability
+from .judge import STANCES, VERSION, WANTS, Judge, _softmax, relevance_features, yes_probability
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +110,17 @@ def opposes(label: str, kind: str) -> bool:
     return kind != "mention" and label == ("s" if kind == "weak" else "w")
 
 
-def folds_by_authority(items: list[Labelled], k: int = FOLDS) -> np.ndarray:
-    """A fold number per item; each authority in one fold, folds of similar size."""
-    sizes = Counter(x.authority for x in items)
+def folds_by(items: list[Labelled], k: int = FOLDS, by: str = "authority") -> np.ndarray:
+    """A fold number per item; each authority (or, with ``by="topic"``, each topic) in one
+    fold, folds of similar size."""
+    sizes = Counter(getattr(x, by) for x in items)
     load = [0] * k
     fold_of = {}
     for name, n in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
         f = int(np.argmin(load))
         fold_of[name] = f
         load[f] += n
-    return np.array([fold_of[x.authority] for x in items])
+    return np.array([fold_of[getattr(x, by)] for x in items])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, classes: int, l2: float = 1.0, balanced: bool = True,
@@ -305,22 +306,27 @@ def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
     return embed_with_sentences(embedder, texts, spans)[1]
 
 
-def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, index: Path | None = None
-                ) -> tuple[Figures, Judge, dict[str, Judge]]:
+def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, index: Path | None = None,
+                hold_out: str = "authority") -> tuple[Figures, Judge, dict[str, Judge]]:
     """Cross-validate by authority, print nothing, return (figures, the judge trained on all
     labels, for each labelled report the judge of the fold that held its authority out); write
     the judge trained on all labels to ``out`` (a .npz, with a .json beside it) when given.
     With ``index`` (an index of the labelled reports), the judge gets its letter model too
-    (``train_letters``), and its figures join the others."""
+    (``train_letters``), and its figures join the others. ``hold_out="topic"`` cross-validates
+    by topic instead (how the judge reads topics nobody labelled), without the letter model."""
     items = load_labels(data)
     if not items:
         raise ValueError(f"no labelled sentences in {data}/labels")
+    if hold_out not in ("authority", "topic"):
+        raise ValueError(f"hold out by authority or by topic, not {hold_out!r}")
+    if hold_out == "topic" and index is not None:
+        raise ValueError("the letter model is cross-validated by authority only: drop --index to hold out topics")
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
     sv = _embed_in_context(embedder, items)
     qkeys = list(questions)
     qv = dict(zip(qkeys, embedder.embed([questions[k] for k in qkeys])))
-    fold = folds_by_authority(items)
+    fold = folds_by(items, by=hold_out)
     stance_y = np.array([STANCES.index(x.label) if x.label in STANCES else -1 for x in items])
 
     pairs = [(i, kind) for i, x in enumerate(items) for kind in QUESTION_KINDS if (x.topic, kind) in qv]
@@ -355,12 +361,12 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
     w, b = fit_logistic(sv[known], stance_y[known], len(STANCES))
     rw, rb = fit_logistic(rel_x, rel_y, 2, l2=0.01, balanced=False)
     judge = Judge(w.astype(np.float32), b.astype(np.float32), rw.astype(np.float32), rb.astype(np.float32),
-                  threshold, "judge-2", embedder.name)
+                  threshold, f"judge-{VERSION}", embedder.name)
     if index is not None:
         from .engine import Assistant
 
-        figures.letters, weights, held = train_letters(Assistant.open(index, embedder=embedder), items, questions,
-                                                       held_out)
+        assistant = Assistant.open(index, embedder=embedder, judge="none")  # each fold gets its own
+        figures.letters, weights, held = train_letters(assistant, items, questions, held_out)
         judge = _with_letters(judge, weights)
         folds = {id(j): _with_letters(j, held[r]) for r, j in held_out.items() if r in held}
         held_out = {r: folds[id(j)] for r, j in held_out.items() if id(j) in folds}

@@ -82,3 +82,39 @@ def test_letter_features_read_each_letters_best_sentences():
     assert x[1, 0] == 0.9 and x[0, 0] == 0.4 and not x[2].any()  # letter 9 read nothing
     assert x[1, 4] == 1.0  # the highest agreement among letter 7's three best (0.99 is fourth)
     assert x[1, 9] == 0.3 and x[0, 9] == 0.8  # the best sentence's own agreement
+
+
+def test_a_judge_file_of_another_version_is_refused_with_what_to_do(tmp_path):
+    import json
+
+    old = tmp_path / "judge.npz"
+    Judge.load(PACKAGED).save(old, {})
+    meta = json.loads(old.with_suffix(".json").read_text())
+    old.with_suffix(".json").write_text(json.dumps({**meta, "version": 1}))
+    with pytest.raises(ModelLoadError, match="train it again"):
+        Judge.load(old)
+
+
+def test_the_judge_decides_which_scorer_reads_the_letters():
+    from assistant.scoring import JudgedScorer, RuledScorer, scorer_for
+
+    assert isinstance(scorer_for(None), RuledScorer) and scorer_for(None).veto is None
+    veto = _judge(FakeEmbedder.dim, "w")  # no letter model: the rules, with its veto
+    assert isinstance(scorer_for(veto), RuledScorer) and scorer_for(veto).veto is veto
+    reading = _with_letter_model(veto, [0.0, 0.0])
+    assert isinstance(scorer_for(reading), JudgedScorer) and scorer_for(reading).judge is reading
+
+
+def test_letters_beyond_those_quoted_are_counted_in_the_answer(fake_index, monkeypatch):
+    import assistant.scoring
+
+    _, index = fake_index
+    a = Assistant.open(index, embedder=FakeEmbedder())
+    a.judge = _with_letter_model(_judge(FakeEmbedder.dim, "w"), [-5.0, 5.0])  # every letter answers
+    every = a.ask(QUESTION)
+    monkeypatch.setattr(assistant.scoring, "LISTED_LETTERS", 1)
+    one = a.ask(QUESTION)
+    quoted = len({c.letter for c in every.citations})
+    assert quoted >= 2 and len({c.letter for c in one.citations}) == 1
+    more = quoted - 1
+    assert f"{more} more letter{'s' * (more != 1)} may answer this but are not quoted here" in one.answer

@@ -74,7 +74,7 @@ def test_stored_sentence_facts_score_as_the_text_does(fake_index, question):
     allowed = np.ones(len(snap.letters), bool)
     scores = snap.passage_scores(qvec, evidence.search_terms(query.topic), allowed)
     passages = np.argsort(-scores)[:40].tolist()
-    got = {s.row: s.score for s in snap.score_sentences(passages, scores, qvec, snap.probe(query.topic, question))}
+    got = {s.row: s.score for s in snap.score_sentences(passages, scores, qvec, snap.probe(query))}
     want = reference_scores(snap, passages, scores, qvec, query.topic, question)
     assert got.keys() == want.keys() and len(got) > 40
     assert max(abs(got[r] - want[r]) for r in got) < 1e-5

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from assistant.judge import Judge
-from assistant.training import (Labelled, agreement, answers, folds_by_authority, load_labels, opposes, report_figures,
+from assistant.training import (Labelled, agreement, answers, folds_by, load_labels, opposes, report_figures,
                                 train_judge)
 
 TOPICS = [{"topic": "caseloads", "describe": "social workers' caseloads",
@@ -46,10 +46,13 @@ def test_labels_become_pairs_with_polarity():
 
 def test_folds_keep_each_authority_together(tmp_path):
     items = load_labels(_write(tmp_path))
-    folds = folds_by_authority(items, k=3)
+    folds = folds_by(items, k=3)
     for auth in {x.authority for x in items}:
         assert len({f for x, f in zip(items, folds) if x.authority == auth}) == 1
     assert len(set(folds.tolist())) == 3
+    by_topic = folds_by(items, k=2, by="topic")
+    for topic in {x.topic for x in items}:
+        assert len({f for x, f in zip(items, by_topic) if x.topic == topic}) == 1
 
 
 def test_report_figures_count_opposites():
@@ -125,3 +128,14 @@ def test_the_letter_model_learns_from_the_engine_reading_each_fold_with_its_own_
     assert "balanced accuracy 1.000" in lines[0] and "opposite 0.000" in lines[0]
     # each report's letter model was fitted without its fold: the two folds' models differ
     assert set(held) == set(held_out) and held["a.pdf"] is not held["b.pdf"] and held["a.pdf"] is held["c.pdf"]
+
+
+def test_train_refuses_the_letter_model_held_out_by_topic(tmp_path, monkeypatch, capsys):
+    import assistant.embedding
+    from assistant.cli import main
+
+    from conftest import FakeEmbedder
+
+    monkeypatch.setattr(assistant.embedding, "load_embedder", lambda *a, **k: FakeEmbedder())
+    code = main(["train", "judge", "--data", str(_write(tmp_path)), "--hold-out", "topic", "--index", str(tmp_path)])
+    assert code == 2 and "drop --index to hold out topics" in capsys.readouterr().err
