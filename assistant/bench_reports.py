@@ -332,6 +332,7 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     letter model deciding each letter. The labels are of these very reports, so a judge answers
     each fold's reports only, trained without that fold's authorities."""
     from .engine import Assistant
+    from .errors import TrainingError
     from .training import QUESTION_KINDS, gold_by_report, load_labels, questions_of
 
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
@@ -349,7 +350,7 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
         held_out = train_judge(data, None, assistant.embedder, index=index if scorer == "letters" else None)[2]
         missing = [r for r in reports if r not in held_out]
         if missing:
-            raise ValueError(f"no labels for {len(missing)} indexed reports ({missing[0]}, ...): index only labelled ones")
+            raise TrainingError(f"no labels for {len(missing)} indexed reports ({missing[0]}, ...): index only labelled ones")
         judges = {id(held_out[r]): held_out[r] for r in reports}
         folds = [(j, {r for r in reports if held_out[r] is j}) for j in judges.values()]
     listed: set = set()

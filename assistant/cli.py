@@ -452,12 +452,8 @@ def _train(args) -> int:
     from .embedding import load_embedder
     from .training import agreement, train_judge
 
-    try:
-        figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model), index=args.index,
-                                    hold_out=args.hold_out)
-    except ValueError as exc:  # no labels, an index without the labelled reports, options that clash
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model), index=args.index,
+                                hold_out=args.hold_out)
     for name, n, observed, kappa in agreement(args.data):
         print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
     print("\n".join(figures.lines()))

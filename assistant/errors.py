@@ -39,3 +39,8 @@ class FilterError(AssistantError, ValueError):
 
 class AuthorityError(AssistantError, ValueError):
     """An authority asked for has no letters (the message names the close matches), or none was named."""
+
+
+class TrainingError(AssistantError, ValueError):
+    """Labelled data or options that a learned part cannot be trained or checked on (no labels, an
+    index without the labelled reports, options that clash); the message says what to give."""

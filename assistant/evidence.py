@@ -219,15 +219,16 @@ def _marker_positions(text: str, pattern: re.Pattern[str], starts: list[int]) ->
     return [max(0, bisect.bisect_right(starts, m.start()) - 1) for m in pattern.finditer(text)]
 
 
-def stance_targets(topic: str, idf=None) -> set[str]:
+def stance_targets(topic: str, idf=None, want: int | None = None) -> set[str]:
     """Stems of the words a question's stance words qualify: "weak contingency planning" ->
     contingency, "supervision not reflective enough" -> reflective, "audits failing" -> audits.
 
     A stance word qualifies the distinctive content words after it (within QUESTION_REACH
     words), or, when there are none, those before it ("wait too long"). With ``idf`` given,
-    common words (under half the rarest word's weight) are not distinctive.
+    common words (under half the rarest word's weight) are not distinctive. ``want``: the
+    polarity the question asks about, when it has been read already.
     """
-    want = question_stance(topic)
+    want = question_stance(topic) if want is None else want
     if not want:
         return set()
     stems, starts = _word_stems(topic)
@@ -397,7 +398,7 @@ def probe(topic: str, want: int, kind: str | None, idf) -> Probe:
     rarity in the collection."""
     terms = content_terms(topic)
     return Probe(terms, {t: idf(t) ** 2 for t in dict.fromkeys(terms)}, want,
-                 frozenset(stance_targets(topic, idf)), kind, tuple(directions(topic, terms)), asked_thing(topic))
+                 frozenset(stance_targets(topic, idf, want)), kind, tuple(directions(topic, terms)), asked_thing(topic))
 
 
 def answer_type(question: str) -> str | None:

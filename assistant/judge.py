@@ -141,21 +141,21 @@ class Judge:
                 return None
             raise ModelLoadError(f"no judge at {path}: ASSISTANT_JUDGE takes {', '.join(CHOICES)}, none, or the path "
                              "of a judge written by `assistant train judge --out`")
-        judge = cls.load(path)
-        return judge if judge.model == model else None
+        if _meta(path).get("model") != model:  # trained on another model's vectors (whatever its version)
+            return None
+        return cls.load(path)
 
     @classmethod
     def load(cls, path: Path | str = PACKAGED) -> "Judge":
         path = Path(path)
-        z = np.load(path, allow_pickle=False)
-        meta_path = path.with_suffix(".json")
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b")]
+        meta = _meta(path)
         if int(meta.get("version", 1)) != VERSION:
             raise ModelLoadError(f"the judge at {path} is of version {meta.get('version', 1)}; this version reads "
                                  f"judges of version {VERSION}: train it again with `assistant train judge --index "
                                  f"DIR --out {path}`" + (", or reinstall the package" if path == PACKAGED else
                                  ", or set ASSISTANT_JUDGE=default"))
+        z = np.load(path, allow_pickle=False)
+        letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b")]
         return cls(z["stance_w"], z["stance_b"], z["relevance_w"], z["relevance_b"],
                    float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"), *letter)
 
@@ -184,3 +184,16 @@ class Judge:
 
     def relevant(self, similarity: np.ndarray) -> np.ndarray:
         return _softmax(relevance_features(similarity) @ self.relevance_w + self.relevance_b)[:, 1]
+
+
+def _meta(path: Path) -> dict:
+    """What is written beside a judge's weights (``.json``: its version, model, threshold, figures)."""
+    meta_path = path.with_suffix(".json")
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise ModelLoadError(f"no {meta_path.name} beside the judge at {path}: `assistant train judge --out FILE` "
+                             "writes both; copy them together") from None
+    except ValueError:
+        raise ModelLoadError(f"{meta_path} is damaged: write the judge again with `assistant train judge --out "
+                             f"{path}`") from None

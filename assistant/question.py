@@ -77,11 +77,18 @@ class Query:
     #: a question asking for a view rather than quotes: "compare" (authorities side by side on
     #: the topic) or "timeline" (one authority's letters over time)
     mode: str | None = None
-    #: the polarity asked about: -1 weaknesses, +1 strengths, 0 neither (``evidence.question_stance``)
-    polarity: int = 0
+    #: the polarity the topic asks about: -1 weaknesses, +1 strengths, 0 neither
+    #: (``evidence.question_stance``; read from the topic when not given)
+    polarity: int | None = None
     #: what kind of thing the answer names: "date", "quantity", "count", "person" or None
-    #: (``evidence.answer_type``)
+    #: (``evidence.answer_type``; read from the question when not given)
     answer_type: str | None = None
+
+    def __post_init__(self):
+        if self.polarity is None:
+            object.__setattr__(self, "polarity", evidence.question_stance(self.topic))
+        if self.answer_type is None:
+            object.__setattr__(self, "answer_type", evidence.answer_type(self.question or self.topic))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -102,9 +109,9 @@ class Query:
         if self.judgement:
             areas = " or ".join(facts.AREA_LABELS.get(a, a) for a in self.judgement[0])
             parts.append(f"judged {self.judgement[1]} for {areas}")
-        if self.polarity:
+        if self.polarity and self.mode is None:  # a compare table or a timeline reads both
             parts.append("looking for: " + ("weaknesses" if self.polarity < 0 else "strengths"))
-        if self.answer_type:
+        if self.answer_type and self.mode is None:
             parts.append(f"wants: a {self.answer_type}")
         if self.fact:
             parts.append(f"asks the letters' facts: {self.fact}")
@@ -211,13 +218,10 @@ class QuestionReader:
             mode, aggregate = "timeline", False
             topic = " ".join(_TIMELINE_FRAME.sub(" ", _TIMELINE.sub(" ", topic)).split()).strip(" ,?.!")
             topic = re.sub(r"^(?:(?:the|of|on|in|about|for|with|regarding|and)\b\s*)+", "", topic, flags=re.I)
-        quotes = mode is None  # what quotes are scored by; a compare table or timeline reads both polarities
         return Query(question=question, topic=topic, authorities=tuple(found),
                      unknown_authorities=tuple(unknown), since=since, until=until, kind=kind,
                      aggregate=aggregate, fact=asked.fact, areas=asked.areas, grade=asked.grade,
-                     framework=asked.framework, mode=mode,
-                     polarity=evidence.question_stance(topic) if quotes else 0,
-                     answer_type=evidence.answer_type(question) if quotes else None)
+                     framework=asked.framework, mode=mode)
 
 
 def compare_theme(topic: str) -> str:
@@ -316,7 +320,9 @@ def follow_up(query: Query, previous: Query | None) -> Query:
     """Read a question in the light of the one before it, as in a conversation.
 
     "what about Dudley?" after "which authorities had weak contingency planning?" asks the
-    same thing about Dudley; "and their child protection plans?" keeps the authority.
+    same thing about Dudley (the polarity asked and the kind of answer wanted go with the
+    topic: "what about Leeds?" after a "when" question wants a date); "and their child
+    protection plans?" keeps the authority.
     """
     if previous is None:
         return query

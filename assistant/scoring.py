@@ -78,6 +78,7 @@ def scorer_for(judge: Judge | None) -> Scorer:
 
 
 def authority_of(snap: Snapshot, letter: int) -> str:
+    """The authority ``letter`` is about, or UNRECOGNISED when its text does not say."""
     return snap.letters[letter]["meta"].get("authority") or UNRECOGNISED
 
 
@@ -161,8 +162,9 @@ class JudgedScorer:
         ruled = (authority_best >= AGGREGATE_THRESHOLD) & \
             (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * authority_best))
         answering = np.flatnonzero((probability >= self.judge.threshold) & ruled)
-        answering = answering[np.argsort(-probability[answering], kind="stable")]
+        answering = answering[np.lexsort((-best[answering], -probability[answering]))]  # likeliest, strongest
         quoted = answering[:LISTED_LETTERS]
+        # the closest sentences, for an answer that finds nothing: enough for NEARBY letters
         near = np.argsort(-table["score"], kind="stable")[:3 * NEARBY]
         pick = np.isin(table["letter"], quoted)
         pick[near] = True
@@ -176,10 +178,11 @@ class JudgedScorer:
         lead = strength[order][first]
         keep = (np.arange(len(order)) - first < QUOTES_PER_LETTER) & (strength[order] >= LETTER_RELATIVE * lead)
         rows = order[keep]
-        values = probability[table["letter"][rows]] * strength[rows] / lead[keep]
-        kept: dict[int, list[Scored]] = {}
+        values = probability[table["letter"][rows]] * strength[rows] / np.where(lead > 0, lead, 1.0)[keep]
+        kept: dict[int, list[Scored]] = {int(letter): [] for letter in quoted}  # likeliest first
         for x, value in zip(snap.scored_list(table, rows), values.tolist()):
-            kept.setdefault(x.letter, []).append(replace(x, score=value))
+            kept[x.letter].append(replace(x, score=value))
+        kept = {letter: quotes for letter, quotes in kept.items() if quotes}
         return Selection(kept, scored, len(answering) - len(kept))
 
     def read(self, snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, letters: np.ndarray,

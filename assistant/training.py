@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import TrainingError
 from .judge import STANCES, VERSION, WANTS, Judge, _softmax, relevance_features, yes_probability
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, classes: int, l2: float = 1.0, ba
 
 @dataclass
 class Figures:
-    """What cross-validation by authority measured."""
+    """What cross-validation measured (folds by authority, or by topic)."""
 
     stance_accuracy: float
     polarity_flips: float  # weakness read as strength or the reverse, among w/s sentences
@@ -161,9 +162,11 @@ class Figures:
     reports: int
     authorities: int
     letters: list[str] = field(default_factory=list)  # the letter model's figures, when trained
+    held_out: str = "authority"  # what no fold shares: "authority" or "topic"
 
     def lines(self) -> list[str]:
-        out = [f"stance accuracy {self.stance_accuracy:.3f}; weakness/strength flips {self.polarity_flips:.3f}",
+        out = [f"cross-validated in {FOLDS} folds by {self.held_out}",
+               f"stance accuracy {self.stance_accuracy:.3f}; weakness/strength flips {self.polarity_flips:.3f}",
                f"per (question, report), {self.pairs} pairs over {self.reports} reports of {self.authorities} "
                f"authorities: balanced accuracy {self.balanced_accuracy:.3f} (recall {self.recall:.3f}, "
                f"specificity {self.specificity:.3f}); listed whose report says the opposite "
@@ -230,7 +233,7 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
     gold = gold_by_report(items, questions)
     reports = sorted({x.report for x in items} & set(snap.path_index))
     if not reports:
-        raise ValueError("the index holds none of the labelled reports: index the reports they were labelled on "
+        raise TrainingError("the index holds none of the labelled reports: index the reports they were labelled on "
                          "(../shared/real-reports/pdf) and pass that index")
     judges = {id(held_out[r]): held_out[r] for r in reports}
     folds = [(j, sorted(snap.path_index[r] for r in reports if held_out[r] is j)) for j in judges.values()]
@@ -309,18 +312,19 @@ def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
 def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, index: Path | None = None,
                 hold_out: str = "authority") -> tuple[Figures, Judge, dict[str, Judge]]:
     """Cross-validate by authority, print nothing, return (figures, the judge trained on all
-    labels, for each labelled report the judge of the fold that held its authority out); write
+    labels, for each labelled report the judge of the fold that held its authority out, none
+    when held out by topic); write
     the judge trained on all labels to ``out`` (a .npz, with a .json beside it) when given.
     With ``index`` (an index of the labelled reports), the judge gets its letter model too
     (``train_letters``), and its figures join the others. ``hold_out="topic"`` cross-validates
     by topic instead (how the judge reads topics nobody labelled), without the letter model."""
     items = load_labels(data)
     if not items:
-        raise ValueError(f"no labelled sentences in {data}/labels")
+        raise TrainingError(f"no labelled sentences in {data}/labels: label candidates first (see data/judge/README.md)")
     if hold_out not in ("authority", "topic"):
-        raise ValueError(f"hold out by authority or by topic, not {hold_out!r}")
+        raise TrainingError(f"hold out by authority or by topic, not {hold_out!r}")
     if hold_out == "topic" and index is not None:
-        raise ValueError("the letter model is cross-validated by authority only: drop --index to hold out topics")
+        raise TrainingError("the letter model is cross-validated by authority only: drop --index to hold out topics")
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
     sv = _embed_in_context(embedder, items)
@@ -337,7 +341,7 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
 
     stance_oof = np.zeros((len(items), len(STANCES)))
     rel_oof = np.zeros(len(pairs))
-    held_out: dict[str, Judge] = {}  # report -> the judge trained without its authority
+    held_out: dict[str, Judge] = {}  # report -> the judge trained without its authority (folds by authority)
     for f in range(FOLDS):
         tr = (fold != f) & (stance_y >= 0)
         w, b = fit_logistic(sv[tr], stance_y[tr], len(STANCES))
@@ -345,7 +349,8 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
         judge = Judge(w.astype(np.float32), b.astype(np.float32), rw, rb, threshold)
         stance_oof[fold == f] = judge.stance(sv[fold == f])
         rel_oof[pair_fold == f] = judge.relevant(sim[pair_fold == f])
-        held_out.update({x.report: judge for x, k in zip(items, fold) if k == f})
+        if hold_out == "authority":  # by topic, a report's sentences are in several folds
+            held_out.update({x.report: judge for x, k in zip(items, fold) if k == f})
 
     known = stance_y >= 0
     pred = stance_oof.argmax(1)
@@ -356,7 +361,8 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
     bal, rec, spec, opposite, per_kind, n_pairs = report_figures(
         [items[i] for i, _ in pairs], [kind for _, kind in pairs], yes, threshold)
     figures = Figures(float((pred[known] == stance_y[known]).mean()), float(flips[ws].mean()), bal, rec, spec,
-                      opposite, per_kind, n_pairs, len({x.report for x in items}), len({x.authority for x in items}))
+                      opposite, per_kind, n_pairs, len({x.report for x in items}), len({x.authority for x in items}),
+                      held_out=hold_out)
 
     w, b = fit_logistic(sv[known], stance_y[known], len(STANCES))
     rw, rb = fit_logistic(rel_x, rel_y, 2, l2=0.01, balanced=False)

@@ -118,3 +118,19 @@ def test_letters_beyond_those_quoted_are_counted_in_the_answer(fake_index, monke
     assert quoted >= 2 and len({c.letter for c in one.citations}) == 1
     more = quoted - 1
     assert f"{more} more letter{'s' * (more != 1)} may answer this but are not quoted here" in one.answer
+
+
+def test_a_judge_without_its_json_or_for_another_model_is_handled(tmp_path, monkeypatch):
+    import json
+
+    alone = tmp_path / "alone.npz"
+    Judge.load(PACKAGED).save(alone, {})
+    alone.with_suffix(".json").unlink()
+    with pytest.raises(ModelLoadError, match="copy them together"):
+        Judge.load(alone)
+    other = tmp_path / "other.npz"
+    Judge.load(PACKAGED).save(other, {})
+    meta = json.loads(other.with_suffix(".json").read_text())
+    other.with_suffix(".json").write_text(json.dumps({**meta, "model": "another/model", "version": 1}))
+    monkeypatch.setenv("ASSISTANT_JUDGE", str(other))
+    assert Judge.for_model("bundled:all-MiniLM-L6-v2") is None  # not its vectors: not used, whatever its version

@@ -139,3 +139,23 @@ def test_train_refuses_the_letter_model_held_out_by_topic(tmp_path, monkeypatch,
     monkeypatch.setattr(assistant.embedding, "load_embedder", lambda *a, **k: FakeEmbedder())
     code = main(["train", "judge", "--data", str(_write(tmp_path)), "--hold-out", "topic", "--index", str(tmp_path)])
     assert code == 2 and "drop --index to hold out topics" in capsys.readouterr().err
+
+
+def test_figures_held_out_by_topic_come_from_topics_the_judge_never_saw(tmp_path, fake_embedder):
+    data = _write(tmp_path)
+    plans = {"topic": "plans", "describe": "children's plans", "weak": "Which authorities had weak plans?",
+             "strong": "Which authorities had clear plans?"}
+    (data / "topics.json").write_text(json.dumps(TOPICS + [plans]))
+    texts = [("Plans are weak and not specific.", "w"), ("Plans are clear and specific.", "s"),
+             ("The virtual school supports children in care.", "o")]
+    for auth in "abcdefg":
+        for name, rows in (("candidates", [{"id": f"{auth}-plans-{j}", "report": f"{auth}.pdf", "authority": auth,
+                                            "topic": "plans", "sentence": t, "context": "", "section": None,
+                                            "page": 1} for j, (t, _) in enumerate(texts)]),
+                           ("labels", [{"id": f"{auth}-plans-{j}", "label": lab} for j, (_, lab) in enumerate(texts)])):
+            with open(data / name / f"{auth}.jsonl", "a") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in rows))
+    figures, judge, held_out = train_judge(data, None, fake_embedder, hold_out="topic")
+    assert figures.lines()[0] == "cross-validated in 6 folds by topic"
+    assert held_out == {}  # a report's sentences sit in several topics' folds: no judge held it out
+    assert figures.pairs == 7 * 3 * 2 and judge.stance_w.shape == (fake_embedder.dim, 4)
