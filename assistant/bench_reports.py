@@ -333,7 +333,7 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     each fold's reports only, trained without that fold's authorities."""
     from .engine import Assistant
     from .errors import TrainingError
-    from .training import QUESTION_KINDS, gold_by_report, load_labels, questions_of
+    from .training import QUESTION_KINDS, gold_by_report, listing_figures, load_labels, questions_of
 
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
@@ -365,14 +365,9 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     out = {"scorer": scorer, "reports": len(reports), "questions": len(questions), "asked": asked,
            "seconds_per_question": (time.perf_counter() - clock) / max(1, asked)}
     for name, sel in [("all", keys)] + [(kind, [k for k in keys if k[1] == kind]) for kind in QUESTION_KINDS]:
-        says = [k for k in sel if gold[k] == "says"]
-        rest = [k for k in sel if gold[k] != "says"]
-        recall = sum(k in listed for k in says) / max(1, len(says))
-        specificity = sum(k not in listed for k in rest) / max(1, len(rest))
-        shown = [k for k in sel if k in listed]
-        out[name] = {"pairs": len(sel), "balanced_accuracy": round((recall + specificity) / 2, 3),
-                     "recall": round(recall, 3), "specificity": round(specificity, 3),
-                     "opposite_listed": round(sum(gold[k] == "opposite" for k in shown) / max(1, len(shown)), 3)}
+        figures = listing_figures([k in listed for k in sel], [gold[k] == "says" for k in sel],
+                                  [gold[k] == "opposite" for k in sel])
+        out[name] = {k: v if k == "pairs" else round(v, 3) for k, v in figures.items()}
     return out
 
 

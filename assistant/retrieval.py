@@ -189,8 +189,10 @@ class Snapshot:
     def probe(self, asked: "Query | str") -> evidence.Probe:
         """The question's side of sentence scoring (see ``score_sentences``), for a read
         question (its topic, polarity and answer type) or a theme (polarity and type read from it)."""
-        if isinstance(asked, str):
-            return evidence.probe(asked, evidence.question_stance(asked), evidence.answer_type(asked), self.keyword.idf)
+        if isinstance(asked, str):  # read as the question reader reads a query's own words
+            from .question import Query
+
+            asked = Query(asked, asked)
         return evidence.probe(asked.topic, asked.polarity, asked.answer_type, self.keyword.idf)
 
     def score_sentences(self, passages: list[int], passage_scores: np.ndarray, qvec: np.ndarray,

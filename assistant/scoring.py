@@ -98,11 +98,11 @@ class RuledScorer:
             depth = PASSAGES_PER_LETTER if rank < CLOSE_READING else PASSAGES_FURTHER
             read.extend((lo + np.argsort(-scores[lo:hi])[:depth]).tolist())
         best_by_letter: dict[int, list[Scored]] = {}
-        scored = snap.score_sentences(read, scores, qvec, probe)
+        table = snap.sentence_table(read, scores, qvec, probe)
+        scored = snap.scored_list(table)
         if self.veto is not None and probe.want and scored:
             # the learned judge vetoes what it reads as more likely than not the opposite polarity
-            rows = np.array([s.row for s in scored], dtype=np.int64)
-            _, opposite = agreement(self.veto.stance(snap.sentence_vectors[rows]), probe.want)
+            _, opposite = agreement(self.veto.stance(table["vectors"]), probe.want)
             scored = [s for s, o in zip(scored, opposite.tolist()) if o <= 0.5]
         for s in sorted(scored, key=lambda s: -s.score):
             # "Which authorities were praised for X": letters praise in so many words ("good",
@@ -180,8 +180,8 @@ class JudgedScorer:
         rows = order[keep]
         values = probability[table["letter"][rows]] * strength[rows] / np.where(lead > 0, lead, 1.0)[keep]
         kept: dict[int, list[Scored]] = {int(letter): [] for letter in quoted}  # likeliest first
-        for x, value in zip(snap.scored_list(table, rows), values.tolist()):
-            kept[x.letter].append(replace(x, score=value))
+        for at, value in zip(np.searchsorted(idx, rows).tolist(), values.tolist()):  # rows are among idx
+            kept[scored[at].letter].append(replace(scored[at], score=value))
         kept = {letter: quotes for letter, quotes in kept.items() if quotes}
         return Selection(kept, scored, len(answering) - len(kept))
 

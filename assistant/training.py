@@ -183,24 +183,40 @@ def report_figures(items: list[Labelled], kinds: list[str], yes_prob: np.ndarray
     for x, kind, p in zip(items, kinds, yes_prob):
         key = (x.topic, kind, x.report)
         best[key] = max(best[key], float(p))
-        if answers(x.label, kind):
-            gold[key] = "says"
-        elif opposes(x.label, kind) and gold[key] != "says":
-            gold[key] = "opposite"
+        gold[key] = _verdict(gold[key], x.label, kind)
     keys = list(best)
     listed = np.array([best[k] >= threshold for k in keys])
     says = np.array([gold[k] == "says" for k in keys])
+    opposite = np.array([gold[k] == "opposite" for k in keys])
+    every = listing_figures(listed, says, opposite)
+    per_kind = {}
+    for kind in QUESTION_KINDS:
+        sel = np.array([k[1] == kind for k in keys], dtype=bool)
+        per_kind[kind] = listing_figures(listed[sel], says[sel], opposite[sel])["balanced_accuracy"]
+    return (every["balanced_accuracy"], every["recall"], every["specificity"], every["opposite_listed"], per_kind,
+            len(keys))
 
-    def balanced(sel):
-        l, s = listed[sel], says[sel]
-        rec = (l & s).sum() / max(1, s.sum())
-        spec = (~l & ~s).sum() / max(1, (~s).sum())
-        return 0.5 * (rec + spec), rec, spec
 
-    bal, rec, spec = balanced(np.ones(len(keys), bool))
-    opposite = sum(1 for k, l in zip(keys, listed) if l and gold[k] == "opposite") / max(1, listed.sum())
-    per_kind = {kind: balanced(np.array([k[1] == kind for k in keys]))[0] for kind in QUESTION_KINDS}
-    return bal, rec, spec, opposite, per_kind, len(keys)
+def listing_figures(listed: np.ndarray, says: np.ndarray, opposite: np.ndarray) -> dict[str, float]:
+    """How a listing of (question, report) pairs scores against the labels (``says``: the
+    report says what is asked; ``opposite``: it says the opposite): balanced accuracy, recall,
+    specificity, and the share of listed pairs whose report says the opposite."""
+    listed, says, opposite = (np.asarray(a, dtype=bool) for a in (listed, says, opposite))
+    recall = (listed & says).sum() / max(1, says.sum())
+    specificity = (~listed & ~says).sum() / max(1, (~says).sum())
+    return {"pairs": len(listed), "balanced_accuracy": float(0.5 * (recall + specificity)), "recall": float(recall),
+            "specificity": float(specificity),
+            "opposite_listed": float((listed & opposite).sum() / max(1, listed.sum()))}
+
+
+def _verdict(current: str, label: str, kind: str) -> str:
+    """A report's verdict on a question of ``kind`` ("says", "opposite" or "silent"), once one
+    more of its labelled sentences (``label``) is read: saying so outweighs the opposite."""
+    if answers(label, kind):
+        return "says"
+    if opposes(label, kind) and current != "says":
+        return "opposite"
+    return current
 
 
 def gold_by_report(items: list[Labelled], questions: dict) -> dict[tuple[str, str, str], str]:
@@ -212,12 +228,7 @@ def gold_by_report(items: list[Labelled], questions: dict) -> dict[tuple[str, st
             if (x.topic, kind) not in questions:
                 continue
             key = (x.topic, kind, x.report)
-            if answers(x.label, kind):
-                gold[key] = "says"
-            elif opposes(x.label, kind) and gold.get(key) != "says":
-                gold[key] = "opposite"
-            else:
-                gold.setdefault(key, "silent")
+            gold[key] = _verdict(gold.get(key, "silent"), x.label, kind)
     return gold
 
 
@@ -264,11 +275,9 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
     listed = prob >= 0.5
 
     def figures(sel) -> str:
-        rec = (listed & (y == 1) & sel).sum() / max(1, ((y == 1) & sel).sum())
-        spec = (~listed & (y == 0) & sel).sum() / max(1, ((y == 0) & sel).sum())
-        opp = (listed & opposite & sel).sum() / max(1, (listed & sel).sum())
-        return f"balanced accuracy {(rec + spec) / 2:.3f} (recall {rec:.3f}, specificity {spec:.3f}); " \
-               f"listed whose report says the opposite {opp:.3f}"
+        f = listing_figures(listed[sel], y[sel] == 1, opposite[sel])
+        return f"balanced accuracy {f['balanced_accuracy']:.3f} (recall {f['recall']:.3f}, specificity " \
+               f"{f['specificity']:.3f}); listed whose report says the opposite {f['opposite_listed']:.3f}"
 
     kinds = np.array([r[1] for r in rows])
     lines = [f"letter model, every question asked of the index ({len(rows)} (question, report) pairs, "
