@@ -540,6 +540,54 @@ def print_search(rows: list[dict]) -> None:
                                              "hnsw_build_s", "ef_search", "recall_at_10")))
 
 
+# ---------------------------------------------------------------------------- the stance head's cost
+def bench_stance_head(corpus: Path, embedder, repeats: int = 5) -> dict:
+    """What the judge's stance head adds to indexing: the passages of the letters in ``corpus``
+    embedded as indexing embeds them (passage and sentence vectors), with and without the head
+    reading each sentence's tokens; medians of ``repeats`` runs, alternated."""
+    import statistics
+
+    from .chunking import embed_text
+    from .embedding import embed_with_sentences
+    from .errors import AssistantError
+    from .config import ChunkSettings
+    from .indexing import MAX_PAGES, _settings_block, build_record, stance_head
+    from .letters import sha256_file
+
+    head = stance_head(embedder)
+    if head is None:
+        raise AssistantError(f"the model {embedder.name} has no judge with a stance head: nothing to measure")
+    settings = ChunkSettings(**_settings_block(embedder, ChunkSettings())["chunking"])  # as indexing chunks
+    texts, spans = [], []
+    for path in sorted(corpus.glob("*.txt")) + sorted(corpus.glob("*.pdf")):
+        record = build_record(path, sha256_file(path), embedder.count_tokens, settings, MAX_PAGES)
+        for c in record.chunks:
+            t, sp = embed_text(record.text, c)
+            texts.append(t)
+            spans.append(sp)
+    if not texts:
+        raise AssistantError(f"no letters in {corpus}/ to embed")
+    embed_with_sentences(embedder, texts[:8], spans[:8])  # load the model before timing
+    without, with_head = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        embed_with_sentences(embedder, texts, spans)
+        without.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        embed_with_sentences(embedder, texts, spans, read=head)
+        with_head.append(time.perf_counter() - t0)
+    plain, read = statistics.median(without), statistics.median(with_head)
+    return {"passages": len(texts), "sentences": sum(len(sp) for sp in spans), "head": head.name,
+            "without_head_s": round(plain, 3), "with_head_s": round(read, 3), "ratio": round(read / plain, 3),
+            "repeats": repeats}
+
+
+def print_stance_head(r: dict) -> None:
+    print(f"{r['passages']} passages, {r['sentences']} sentences, medians of {r['repeats']}: embedding "
+          f"{r['without_head_s']} s without the stance head, {r['with_head_s']} s with it "
+          f"(x{r['ratio']}; {r['head']})")
+
+
 # ---------------------------------------------------------------------------- layout of real reports
 
 _GRADE = re.compile(r":.*\b(outstanding|good|requires? improvement|inadequate)\b", re.IGNORECASE)

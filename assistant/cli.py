@@ -126,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default=None)
     b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
     b.add_argument("--json", action="store_true", help="print JSON")
+    b = bsub.add_parser("stance-head", help="what the judge's stance head adds to indexing: embedding a "
+                                             "folder's passages with and without it (medians)")
+    b.add_argument("corpus", type=Path, nargs="?", default=Path("corpus"), help="letters (default corpus/)")
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--model", default=None)
+    b.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
+    b.add_argument("--json", action="store_true", help="print JSON")
     b = bsub.add_parser("search", help="exact against HNSW search: time per question and recall, by size")
     b.add_argument("--index", type=Path, default=None, help="the index whose vectors to use (default: index/)")
     b.add_argument("--sizes", default="100000,300000,600000", help="passage counts, comma-separated")
@@ -408,6 +415,9 @@ def _bench(args) -> int:
         results = bench.bench_timeline(args.tool, args.letters, load_embedder(args.model, args.backend),
                                        reports=args.reports, keep=args.keep, repeats=args.repeats)
         show = bench.print_timeline
+    elif args.bench == "stance-head":
+        results = bench.bench_stance_head(args.corpus, load_embedder(args.model, args.backend), args.repeats)
+        show = bench.print_stance_head
     elif args.bench == "search":
         results, show = bench.bench_search(args.index or default_index_dir(), sizes(args.sizes)), bench.print_search
     elif args.bench == "layout":

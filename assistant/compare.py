@@ -19,6 +19,7 @@ from .errors import AuthorityError, FilterError, QuestionError
 from .evidence import THRESHOLD, search_terms
 from .question import Query, check_question, parse_day
 from .retrieval import letter_date
+from .scoring import stance_signs
 
 #: Themes offered in the web chat's Compare tab (any other theme may be typed).
 THEMES = (
@@ -81,7 +82,7 @@ def compare(assistant, authorities: list[str], theme: str, since=None, until=Non
             rows.append({"authority": name, "letter": None, "kind": None, "date": None, "grade": None,
                          "stance": "silent", "citations": []})
             continue
-        stance, spans = letter_stance(snap, i, scores, qvec, probe)
+        stance, spans = letter_stance(snap, i, scores, qvec, probe, assistant.judge)
         cites = assistant._checked(snap, [assistant._citation(snap, sp, k + 1) for k, sp in enumerate(spans)])
         if spans and not cites:  # every quote failed its check: the cell cannot say anything
             stance = "silent"
@@ -94,19 +95,16 @@ def compare(assistant, authorities: list[str], theme: str, since=None, until=Non
     return {"theme": theme, "rows": rows}
 
 
-def letter_stance(snap, letter: int, scores: np.ndarray, qvec: np.ndarray, probe) -> tuple[str, list]:
+def letter_stance(snap, letter: int, scores: np.ndarray, qvec: np.ndarray, probe, judge=None) -> tuple[str, list]:
     """What one letter says about the theme: (stance, quote spans), stance one of STANCES.
 
     The letter's best passages for the theme are scored sentence by sentence with the engine's
     evidence score (``Snapshot.score_sentences``); sentences over the plain answer bar
     (``evidence.THRESHOLD``) and near the letter's best are quoted. The stance is that of the
-    sentences over the bar: weakness or strength by the stance words the index holds for each
-    sentence, both = mixed, none over the bar = silent (no quotes). A letter that speaks of the
-    theme only without judging it is "mixed": it says something, neither clearly good nor bad.
-
-    This is the one place the learned evidence judge plugs in: a judge that labels each
-    sentence weakness / strength / neither replaces ``_sentence_stances`` here, and its
-    relevance replaces the bar.
+    sentences over the bar: weakness or strength as ``judge`` reads each (``scoring.stance_signs``:
+    its stance from the sentence's tokens; without a judge, the stance words the index holds),
+    both = mixed, none over the bar = silent (no quotes). A letter that speaks of the theme only
+    without judging it is "mixed": it says something, neither clearly good nor bad.
     """
     from .engine import _quote_spans
 
@@ -122,7 +120,7 @@ def letter_stance(snap, letter: int, scores: np.ndarray, qvec: np.ndarray, probe
         return "silent", []
     bar = max(THRESHOLD, CELL_RELATIVE * over[0].score)
     looked = over[:STANCE_READ]
-    stances = _sentence_stances(snap, [s.row for s in looked])
+    stances = dict(zip([s.row for s in looked], stance_signs(snap, judge, [s.row for s in looked]).tolist()))
     quoted = [s for s in over if s.score >= bar][:QUOTES_PER_CELL]
     seen = {stances[s.row] for s in quoted}
     for s in looked:  # the cell quotes each side it reports
@@ -152,17 +150,6 @@ def _score_both_ways(snap, read: list[int], scores: np.ndarray, qvec: np.ndarray
             if s.row not in best or s.score > best[s.row].score:
                 best[s.row] = s
     return sorted(best.values(), key=lambda s: -s.score)
-
-
-def _sentence_stances(snap, rows: list[int]) -> dict[int, int]:
-    """-1 (reports a weakness), +1 (a strength only) or 0 for each sentence row, from the stance
-    words the index stored for it (see ``evidence.sentence_markers``)."""
-    if not rows:
-        return {}
-    marks, owner = snap.facts["sentence_marks"].gather(np.asarray(rows, dtype=np.int64))
-    weak = np.bincount(owner[marks % 2 == 0], minlength=len(rows)) > 0
-    strong = np.bincount(owner[marks % 2 == 1], minlength=len(rows)) > 0
-    return {r: (-1 if w else (1 if s else 0)) for r, w, s in zip(rows, weak.tolist(), strong.tolist())}
 
 
 def grade_for(meta: dict, areas: tuple[str, ...]) -> str | None:

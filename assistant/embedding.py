@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -45,20 +45,42 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+#: Reads a sentence's token vectors (one matrix per sentence, in context) into a row of numbers.
+TokenReader = Callable[[list[np.ndarray]], np.ndarray]
+
+
 def embed_with_sentences(
-    embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int = 32
-) -> tuple[np.ndarray, np.ndarray]:
+    embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int = 32,
+    read: TokenReader | None = None,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Vectors for each text and for each span inside it (sentence rows in order).
 
     Uses the embedder's ``embed_spans`` when it has one; otherwise embeds every sentence
-    on its own, which is slower but gives the same kind of vector.
+    on its own, which is slower but gives the same kind of vector. With ``read``, a third
+    value: what ``read`` makes of each sentence's token vectors (rows in sentence order), or
+    None when the embedder does not read sentences in context.
     """
     if hasattr(embedder, "embed_spans"):
-        return embedder.embed_spans(texts, spans, batch_size=batch_size)
+        if read is None:
+            return embedder.embed_spans(texts, spans, batch_size=batch_size)
+        return embedder.embed_spans(texts, spans, batch_size=batch_size, read=read)
+    if read is not None:
+        return (*embed_with_sentences(embedder, texts, spans, batch_size), None)
     passages = embedder.embed(list(texts))
     pieces = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
     sentences = embedder.embed(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
     return passages, sentences
+
+
+def sentence_tokens(tokens: np.ndarray, mask: np.ndarray, real: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                    spans: Sequence[Span]) -> list[np.ndarray]:
+    """Each span's token vectors from a passage's (``real`` marks tokens of text, ``starts`` and
+    ``ends`` their character offsets); a span no token falls in gets the whole passage's."""
+    out = []
+    for s, e in spans:
+        sel = real & (starts < e) & (ends > s)
+        out.append(tokens[sel] if sel.any() else tokens[mask])
+    return out
 
 
 def resolve_model(name: str) -> str:
@@ -205,24 +227,28 @@ class SentenceTransformerEmbedder:
         return "mean" in str(mode) and all(n == "Normalize" for n in after)
 
     def embed_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Passage vectors (the model's own) and in-context sentence vectors, in one pass.
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int | None = None,
+        read: TokenReader | None = None,
+    ):
+        """Passage vectors (the model's own) and in-context sentence vectors, in one pass; with
+        ``read``, also what it makes of each sentence's token vectors (see ``embed_with_sentences``).
 
         Passages are batched shortest first, so little is spent on padding.
         """
         import torch
 
         if not texts:
-            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
-        if not self.late_chunking_ok():
+            empty = np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
+            return empty if read is None else (*empty, read([]))
+        if not self.late_chunking_ok():  # sentences embedded on their own: no tokens in context to read
             passages = self.embed(texts)
-            pieces = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
-            return passages, self.embed(pieces)
+            sent = self.embed([t[s:e] for t, sp in zip(texts, spans) for s, e in sp])
+            return (passages, sent) if read is None else (passages, sent, None)
         size = batch_size or self.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         passages = np.zeros((len(texts), self.dim), np.float32)
         sentences: list[np.ndarray | None] = [None] * len(texts)
+        reads: list = [None] * len(texts)
         tok = self.model.tokenizer
         for b in range(0, len(order), size):
             batch = order[b:b + size]
@@ -239,14 +265,15 @@ class SentenceTransformerEmbedder:
             for k, i in enumerate(batch):
                 starts, ends = offsets[k, :, 0], offsets[k, :, 1]
                 real = mask[k] & (ends > starts)
-                rows = []
-                for s, e in spans[i]:
-                    sel = real & (starts < e) & (ends > s)
-                    rows.append(tokens[k][sel].mean(axis=0) if sel.any() else tokens[k][mask[k]].mean(axis=0))
-                sentences[i] = np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+                own = sentence_tokens(tokens[k], mask[k], real, starts, ends, spans[i])
+                sentences[i] = np.stack([t.mean(axis=0) for t in own]) if own else np.zeros((0, self.dim), np.float32)
+                if read is not None:
+                    reads[i] = read(own)
         sent = np.concatenate([x for x in sentences if x is not None]) if sentences else np.zeros((0, self.dim))
         self._export_for_questions()
-        return normalise(passages), normalise(sent)
+        if read is None:
+            return normalise(passages), normalise(sent)
+        return normalise(passages), normalise(sent), np.concatenate(reads)
 
 
 BACKENDS = ("torch", "onnx", "onnx-int8")

@@ -30,7 +30,7 @@ from . import corrections, evidence
 from .facts import FACTS_VERSION
 from .retrieval import passage_layout
 from .search import DenseIndex, write_dense
-from .store import FORMAT_VERSION, SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, crash_point, retired
+from .store import FORMAT_VERSION, SENTENCE_FACTS, STANCE_FILE, IndexFolder, LetterRecord, Ragged, crash_point, retired
 from .textsearch import WINDOW, KeywordIndex, tokenize
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,7 @@ class _Sync:
         self.last_commit = time.perf_counter()
         self.since_commit = 0  # letters embedded since the last commit
         self.fixes = corrections.load(corpus)  # a person's corrections, laid over what was read
+        self.head = stance_head(embedder)  # the scorer's part of the index: each sentence's stance
 
     def run(self) -> SyncReport:
         started = time.perf_counter()
@@ -316,6 +317,7 @@ class _Sync:
                 self._commit(set(todo))  # deletions and renames first: they never wait for embedding
             self._embed_new(todo, old_path_sha)
 
+        self._catch_up_stances()
         self._commit(set())
         ordered = list(self.entries.values())
         report.letters = len(ordered)
@@ -368,7 +370,7 @@ class _Sync:
             generation = folder.next_generation(self.committed)
             gen_tmp = folder.new_generation_dir(generation)
             files = write_generation(folder, gen_tmp, ordered, self.new_records, self.settings_block["model"]["dim"],
-                                     previous=old)
+                                     previous=old, stances=self.head.name if self.head else None)
             files["generation_dir"] = f"gen-{generation:06d}"
         before = self.committed
         manifest = {
@@ -503,24 +505,29 @@ class _Sync:
                 t, s = embed_text(r.text, c)
                 texts.append(t)
                 spans.append(s)
-        vec_parts, sent_parts = [], []
+        vec_parts, sent_parts, stance_parts = [], [], []
         for lo in range(0, len(texts), EMBED_PASSAGES):
             t0 = time.perf_counter()
-            v, sv = embed_with_sentences(self.embedder, texts[lo:lo + EMBED_PASSAGES], spans[lo:lo + EMBED_PASSAGES])
+            got = embed_with_sentences(self.embedder, texts[lo:lo + EMBED_PASSAGES], spans[lo:lo + EMBED_PASSAGES],
+                                       read=self.head)
             self.report.timings["embed"] += time.perf_counter() - t0
-            vec_parts.append(v)
-            sent_parts.append(sv)
-            n = len(v)
+            vec_parts.append(got[0])
+            sent_parts.append(got[1])
+            stance_parts.append(got[2] if self.head else None)
+            n = len(got[0])
             state["done"] += n
             bar.update(n)
             if self.on_progress:
                 self.on_progress(state["done"], state["total"])
             self._commit_deletions(pending)
         vecs, sent_vecs = np.concatenate(vec_parts), np.concatenate(sent_parts)
+        stances = np.concatenate(stance_parts) if all(p is not None for p in stance_parts) else None
         t0 = time.perf_counter()
         row, srow = 0, 0
         for rels, r in batch:
             n, m = len(r.chunks), sum(len(c.sentences) for c in r.chunks)
+            if stances is not None:  # before the letter itself, whose record marks it complete
+                self.folder.write_letter_stances(r.sha256, self.head.name, stances[srow:srow + m])
             self.folder.write_letter(r, vecs[row:row + n], sent_vecs[srow:srow + m])
             row, srow = row + n, srow + m
             crash_point("after-letter")
@@ -532,6 +539,47 @@ class _Sync:
         self.report.timings["write"] += time.perf_counter() - t0
         if not self.rebuild and self.since_commit and time.perf_counter() - self.last_commit >= CHECKPOINT_SECONDS:
             self._commit(pending)  # a long build shows (and keeps) what it has done so far
+
+    def _catch_up_stances(self) -> None:
+        """Work out the sentence stances of letters indexed before the stance head (or with
+        another one): their passages are read by the model again, their vectors are kept; the
+        next commit writes them into a new generation."""
+        from tqdm import tqdm
+
+        if self.head is None:
+            return
+        name, folder = self.head.name, self.folder
+        missing = [sha for sha in self.entries if not folder.has_stances(sha, name)]
+        if not missing and (self.committed or {}).get("files", {}).get("stances") != name and self.entries:
+            self.force_new = True  # every letter has them, the generation does not yet
+        if not missing:
+            return
+        records = [self.new_records.get(sha) or folder.read_letter(sha) for sha in missing]
+        bar = tqdm(total=sum(len(r.chunks) for r in records), unit="passage", desc="Reading stances",
+                   disable=not self.progress)
+        t0 = time.perf_counter()
+        try:
+            for start in range(0, len(records), 64):
+                batch = records[start:start + 64]
+                texts, spans = [], []
+                for r in batch:
+                    for c in r.chunks:
+                        t, sp = embed_text(r.text, c)
+                        texts.append(t)
+                        spans.append(sp)
+                got = embed_with_sentences(self.embedder, texts, spans, read=self.head)[2]
+                if got is None:
+                    return
+                row = 0
+                for r in batch:
+                    m = sum(len(c.sentences) for c in r.chunks)
+                    folder.write_letter_stances(r.sha256, name, got[row:row + m])
+                    row += m
+                bar.update(len(texts))
+        finally:
+            bar.close()
+        self.report.timings["embed"] = self.report.timings.get("embed", 0.0) + time.perf_counter() - t0
+        self.force_new = True
 
     def _add(self, rels: list[str], r: LetterRecord, old_path_sha) -> None:
         report = self.report
@@ -546,6 +594,14 @@ class _Sync:
         }
         self.new_records[r.sha256] = r
         (report.changed if primary in old_path_sha else report.added).append(primary)
+
+
+def stance_head(embedder: Embedder):
+    """The stance head of the judge for ``embedder``'s model (see ``judge.StanceHead``), or None."""
+    from .judge import Judge
+
+    judge = Judge.for_model(getattr(embedder, "name", None) or "", None)
+    return judge.head if judge is not None else None
 
 
 def _shas(entries) -> list[str]:
@@ -634,11 +690,14 @@ def _letter_arrays(folder: IndexFolder, entry: dict, record: LetterRecord | None
 
 
 def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
-                     records: dict[str, LetterRecord], dim: int, previous: dict | None = None) -> dict:
+                     records: dict[str, LetterRecord], dim: int, previous: dict | None = None,
+                     stances: str | None = None) -> dict:
     """Write the search structures over ``entries`` (in order) into ``gen_dir``.
 
     Letters already in the previous generation are copied from its arrays (no per-letter
-    reads); only new letters come from their own files. Returns the manifest's "files" block.
+    reads); only new letters come from their own files. With ``stances`` (a stance head's
+    name), the sentence stances it worked out go in too when every letter has them. Returns
+    the manifest's "files" block.
     """
     prev = None
     if previous is not None and _current_layout(previous):
@@ -693,4 +752,10 @@ def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
     np.save(gen_dir / "sections.npy", np.concatenate([p.sections for p in parts]).astype(np.int32) if parts
             else np.zeros(0, np.int32), allow_pickle=False)
     (gen_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    if stances is not None:
+        held = [folder.read_letter_stances(e["sha256"], stances) for e in entries]
+        if all(h is not None and len(h) == len(p.spans) for h, p in zip(held, parts)):
+            np.save(gen_dir / STANCE_FILE, np.concatenate(held).astype(np.float16) if held
+                    else np.zeros((0, 4), np.float16), allow_pickle=False)
+            search["stances"] = stances
     return search

@@ -72,6 +72,56 @@ def agreement(stance: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
     return w + s + m + n, np.zeros(len(stance))
 
 
+@dataclass(frozen=True)
+class StanceHead:
+    """A sentence's stance read from its token vectors in context (what MiniLM's last layer gives
+    for each of the sentence's tokens, read in its passage), worked out when a letter is indexed:
+    phrases three tokens wide ("not yet timely") found by a convolution and kept at their
+    strongest, beside the tokens weighed by a learned attention; a linear layer over both gives
+    P(weakness, strength, mixed, neither). A mean of the tokens (the sentence vector) blurs
+    "timely" and "not timely"; this keeps the phrase."""
+
+    conv_w: np.ndarray  # (filters, dim, 3)
+    conv_b: np.ndarray  # (filters,)
+    att_w: np.ndarray  # (dim,)
+    att_b: np.ndarray  # ()
+    out_w: np.ndarray  # (4, filters + dim)
+    out_b: np.ndarray  # (4,)
+
+    FIELDS = ("conv_w", "conv_b", "att_w", "att_b", "out_w", "out_b")
+
+    @property
+    def name(self) -> str:
+        """Names these weights: the index records it beside the stances it worked out with them."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for field in self.FIELDS:
+            digest.update(np.ascontiguousarray(getattr(self, field), dtype=np.float32).tobytes())
+        return f"stance-tokens-{digest.hexdigest()[:12]}"
+
+    def __call__(self, sentences: list[np.ndarray]) -> np.ndarray:
+        """P(weakness, strength, mixed, neither) for each sentence's token vectors (n_i, dim)."""
+        if not sentences:
+            return np.zeros((0, len(STANCES)), np.float32)
+        sizes = np.array([len(t) for t in sentences])
+        starts = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]]) + 1  # one zero row before each
+        flat = np.zeros((int(sizes.sum() + len(sizes) + 1), self.conv_w.shape[1]), np.float32)
+        real = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, sizes)])
+        flat[real] = np.concatenate(sentences).astype(np.float32)
+        w = self.conv_w.astype(np.float32)
+        conv = flat[real - 1] @ w[:, :, 0].T + flat[real] @ w[:, :, 1].T + flat[real + 1] @ w[:, :, 2].T + self.conv_b
+        bounds = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        phrases = np.maximum.reduceat(np.maximum(conv, 0.0), bounds, axis=0)
+        logits = flat[real] @ self.att_w + self.att_b
+        owner = np.repeat(np.arange(len(sizes)), sizes)
+        top = np.maximum.reduceat(logits, bounds)
+        weight = np.exp(logits - top[owner])
+        weight /= np.add.reduceat(weight, bounds)[owner]
+        attended = np.add.reduceat(weight[:, None] * flat[real], bounds, axis=0)
+        return _softmax(np.concatenate([phrases, attended], axis=1) @ self.out_w.T + self.out_b).astype(np.float32)
+
+
 #: Sentences among a letter's best (by evidence score) whose stance the letter model reads.
 LETTER_TOP = 3
 LETTER_FEATURES = 12
@@ -125,6 +175,9 @@ class Judge:
     letter_sd: np.ndarray | None = None
     letter_w: np.ndarray | None = None
     letter_b: np.ndarray | None = None
+    #: the stance read from a sentence's tokens when its letter is indexed (the index keeps what
+    #: it gives under its name); None: the stance model over the sentence vector alone
+    head: StanceHead | None = None
 
     @classmethod
     def for_model(cls, model: str, choice: str | None = None) -> "Judge | None":
@@ -156,8 +209,10 @@ class Judge:
                                  ", or set ASSISTANT_JUDGE=default"))
         z = np.load(path, allow_pickle=False)
         letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b")]
+        head = StanceHead(*(z[f"head_{k}"] for k in StanceHead.FIELDS)) if "head_conv_w" in z.files else None
         return cls(z["stance_w"], z["stance_b"], z["relevance_w"], z["relevance_b"],
-                   float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"), *letter)
+                   float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"), *letter,
+                   head=head)
 
     def save(self, path: Path | str, meta: dict) -> None:
         """The weights to ``path`` (.npz) and ``meta`` beside it (.json), as ``load`` reads them."""
@@ -165,6 +220,9 @@ class Judge:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: getattr(self, k) for k in ("stance_w", "stance_b", "relevance_w", "relevance_b", "letter_mu",
                                                  "letter_sd", "letter_w", "letter_b") if getattr(self, k) is not None}
+        if self.head is not None:
+            arrays.update({f"head_{k}": getattr(self.head, k) for k in StanceHead.FIELDS})
+            meta = {**meta, "head": self.head.name}
         np.savez(path, **arrays)
         meta = {**meta, "version": int(self.version.split("-")[-1]), "model": self.model, "threshold": self.threshold}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -180,7 +238,21 @@ class Judge:
         return _softmax(x @ self.letter_w[k] + self.letter_b[k])[:, 1]
 
     def stance(self, vectors: np.ndarray) -> np.ndarray:
+        """P(weakness, strength, mixed, neither) from sentence vectors alone (what the letter
+        model reads: see docs/judge.md for why not the head's)."""
         return _softmax(np.asarray(vectors, dtype=np.float32) @ self.stance_w + self.stance_b)
+
+    def stance_of(self, snap, rows: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
+        """P(weakness, strength, mixed, neither) for sentence ``rows`` of ``snap``: what the head
+        worked out from their tokens when the index holds it, else from their vectors (given,
+        or read from the index)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        held = snap.stances_by(self.head.name) if self.head is not None else None
+        if held is not None:
+            return np.asarray(held[rows], dtype=np.float32)
+        if vectors is None:
+            vectors = np.asarray(snap.sentence_vectors[rows], dtype=np.float32)
+        return self.stance(vectors)
 
     def relevant(self, similarity: np.ndarray) -> np.ndarray:
         return _softmax(relevance_features(similarity) @ self.relevance_w + self.relevance_b)[:, 1]

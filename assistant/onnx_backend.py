@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .embedding import Span, normalise, resolve_model
+from .embedding import Span, normalise, resolve_model, sentence_tokens
 from .errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -200,16 +200,20 @@ class OnnxEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_spans(texts, [[] for _ in texts])[0]
 
-    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """Passage vectors (mean of token vectors, normalised) and in-context sentence vectors."""
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int | None = None,
+                    read=None):
+        """Passage vectors (mean of token vectors, normalised) and in-context sentence vectors;
+        with ``read``, also what it makes of each sentence's token vectors (see
+        ``embedding.embed_with_sentences``)."""
         self._load()
         if not texts:
-            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
+            empty = np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
+            return empty if read is None else (*empty, read([]))
         size = batch_size or self.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding per batch
         passages = np.zeros((len(texts), self.dim), np.float32)
         sentences: list = [None] * len(texts)
+        reads: list = [None] * len(texts)
         for b in range(0, len(order), size):
             batch = order[b:b + size]
             tokens, mask, encs = self._run([texts[i] for i in batch])
@@ -219,11 +223,10 @@ class OnnxEmbedder:
                 offsets = np.array(encs[k].offsets, dtype=np.int64).reshape(-1, 2)
                 n = len(offsets)
                 starts, ends = offsets[:, 0], offsets[:, 1]
-                real = ends > starts
-                rows = []
-                for s, e in spans[i]:
-                    sel = real & (starts < e) & (ends > s)
-                    rows.append(tokens[k, :n][sel].mean(axis=0) if sel.any() else tokens[k, :n].mean(axis=0))
-                sentences[i] = np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+                own = sentence_tokens(tokens[k, :n], np.ones(n, bool), ends > starts, starts, ends, spans[i])
+                sentences[i] = np.stack([t.mean(axis=0) for t in own]) if own else np.zeros((0, self.dim), np.float32)
+                if read is not None:
+                    reads[i] = read(own)
         sent = np.concatenate(sentences) if sentences else np.zeros((0, self.dim), np.float32)
-        return normalise(passages), normalise(sent) if len(sent) else sent
+        vectors = normalise(passages), normalise(sent) if len(sent) else sent
+        return vectors if read is None else (*vectors, np.concatenate(reads))

@@ -20,7 +20,7 @@ from .errors import IndexCorruptError, IndexMismatchError
 from .fusion import fuse
 from . import evidence
 from .search import DenseIndex
-from .store import SENTENCE_FACTS, IndexFolder, LetterRecord, Ragged, ragged_positions
+from .store import SENTENCE_FACTS, STANCE_FILE, IndexFolder, LetterRecord, Ragged, ragged_positions
 from .textsearch import STOPWORDS, KeywordIndex, stem_words
 
 if TYPE_CHECKING:
@@ -94,6 +94,27 @@ class Snapshot:
         self._kinds = np.array([e["meta"].get("kind") or "" for e in self.letters], dtype=object)
         self._authority_numbers: np.ndarray | None = None
         self._lock = Lock()
+        self._stances = None  # (name, array): the scorer's part of the index, read on first use
+
+    def stances_by(self, name: str) -> np.ndarray | None:
+        """The sentence stances (rows x P(weakness, strength, mixed, neither)) the index holds as
+        worked out by the stance head ``name``, memory-mapped; None when it holds none by it
+        (letters indexed before the head, or with another one: `assistant index` catches up)."""
+        if self.manifest["files"].get("stances") != name:
+            return None
+        if self._stances is None:
+            gen = self.folder.root / self.manifest["files"]["generation_dir"]
+            try:
+                held = np.load(gen / STANCE_FILE, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise IndexCorruptError(f"the index in {self.folder.root}/ is incomplete ({exc}); run "
+                                        f"`assistant index --index {self.folder.root}` to repair it") from None
+            if len(held) != len(self.sentence_spans):
+                raise IndexCorruptError(f"the index in {self.folder.root}/ holds stances for {len(held)} of "
+                                        f"{len(self.sentence_spans)} sentences; run `assistant index --index "
+                                        f"{self.folder.root}` to repair it")
+            self._stances = (name, held)
+        return self._stances[1]
 
     # -------------------------------------------------------------- letters
     @property

@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, Probe
-from .judge import Judge, agreement, letter_features
+from .judge import STANCES, Judge, agreement, letter_features
 from .retrieval import Scored, Snapshot
 
 UNRECOGNISED = "Authority not recognised"
@@ -75,6 +75,23 @@ class Scorer(Protocol):
 def scorer_for(judge: Judge | None) -> Scorer:
     """The scorer for ``judge``: its letter model when it has one, else the rules (with its veto)."""
     return JudgedScorer(judge) if judge is not None and judge.reads_letters else RuledScorer(judge)
+
+
+def stance_signs(snap: Snapshot, judge: Judge | None, rows) -> np.ndarray:
+    """-1 (the sentence reports a weakness), +1 (a strength) or 0 (neither, or both) for each
+    sentence row: the judge's likeliest stance (from the sentence's tokens when the index holds
+    it, see ``Judge.stance_of``); without a judge (another embedding model), the stance words the
+    index stores for each sentence (``evidence.sentence_markers``)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return np.zeros(0, np.int64)
+    if judge is not None:
+        likeliest = judge.stance_of(snap, rows).argmax(axis=1)
+        return np.select([likeliest == STANCES.index("w"), likeliest == STANCES.index("s")], [-1, 1], 0)
+    marks, owner = snap.facts["sentence_marks"].gather(rows)
+    weak = np.bincount(owner[marks % 2 == 0], minlength=len(rows)) > 0
+    strong = np.bincount(owner[marks % 2 == 1], minlength=len(rows)) > 0
+    return np.where(weak, -1, np.where(strong, 1, 0))
 
 
 def authority_of(snap: Snapshot, letter: int) -> str:

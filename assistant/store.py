@@ -6,6 +6,8 @@ Layout::
     letters/<sha256>.json         one letter: its text, page starts, metadata, passages, tokens
     letters/<sha256>.vec.npy      its passage vectors (float32)
     letters/<sha256>.sent.npy     its sentence vectors (float16)
+    letters/<sha256>.<head>.npy   the scorer's: its sentences' stances as the judge's stance head
+                                  <head> worked them out from their tokens (float16, rows x 4)
     gen-<n>/                      search structures over all letters of generation n:
         dense.faiss               FAISS index of passage vectors (inner product on unit vectors)
         keyword/                  bm25s index
@@ -19,6 +21,8 @@ Layout::
                                   what the sentence scorer needs to know of each sentence
                                   (its words, stems, weakness/strength words, answer types),
                                   worked out once here so questions never re-read letters
+        stances.npy               the scorer's: every sentence's stance by the head the
+                                  manifest names (``files["stances"]``), when every letter has it
 
 Per-letter files are named by content, so a renamed letter keeps them and the same text
 under two names is stored once. A save writes new files beside the old ones, fsyncs them,
@@ -60,6 +64,10 @@ UPGRADABLE = (2,)
 #: Ragged arrays a generation holds per sentence (see evidence.sentence_facts); with
 #: ``sentence_flags.npy`` (answer-type bits).
 SENTENCE_FACTS = ("sentence_tokens", "sentence_stems", "sentence_marks")
+#: The scorer's part of a generation: each sentence's stance as the judge's stance head worked
+#: it out from the sentence's tokens (float16, sentences x 4), present when every letter has
+#: one by the same head; the manifest names the head (``files["stances"]``).
+STANCE_FILE = "stances.npy"
 MANIFEST = "manifest.json"
 #: The writers' lock file (hidden: never taken for index data).
 LOCK = ".writer.lock"
@@ -381,6 +389,23 @@ class IndexFolder:
         write_npy_atomic(d / f"{record.sha256}.vec.npy", vectors.astype(np.float32))
         write_npy_atomic(d / f"{record.sha256}.sent.npy", sentence_vectors.astype(np.float16))
         write_json_atomic(d / f"{record.sha256}.json", record.to_dict())  # last: marks it complete
+
+    def _stance_path(self, sha: str, head: str) -> Path:
+        return self.letters_dir / f"{sha}.{head}.npy"
+
+    def has_stances(self, sha: str, head: str) -> bool:
+        return self._stance_path(sha, head).is_file()
+
+    def write_letter_stances(self, sha: str, head: str, stances: np.ndarray) -> None:
+        """A letter's sentence stances as the stance head ``head`` worked them out."""
+        write_npy_atomic(self._stance_path(sha, head), np.asarray(stances, dtype=np.float16))
+
+    def read_letter_stances(self, sha: str, head: str) -> np.ndarray | None:
+        """A letter's sentence stances by ``head``; None when it has none (or they are damaged)."""
+        try:
+            return np.load(self._stance_path(sha, head), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
 
     def read_letter(self, sha: str) -> LetterRecord:
         path = self.letters_dir / f"{sha}.json"

@@ -5,8 +5,8 @@ The "what needs to improve" items are read from each letter's own layout: the se
 heading asks what needs to improve (``IMPROVE_HEADINGS`` in ``timeline.json``), one item per
 paragraph or bullet there (the text keeps a blank line between the blocks the PDF reader or
 the text reader found). Whether a later letter says an item improved is the engine's sentence
-scoring with the item as the question, restricted to that letter, and the stance the index
-stores for each sentence; ``judge_followup`` is the one place that decides.
+scoring with the item as the question, restricted to that letter, and each sentence's stance
+as the evidence judge reads it; ``judge_followup`` is the one place that decides.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .answer import Citation, escape_md, letter_name, short_date, source_name, v
 from .chunking import clean
 from .errors import AssistantError
 from .retrieval import Scored, Snapshot, letter_date
+from .scoring import stance_signs
 
 _DATA = json.loads(Path(__file__).with_name("timeline.json").read_text(encoding="utf-8"))
 #: Headings that ask what a letter says needs to improve (see timeline.json and docs/timeline.md).
@@ -373,14 +374,6 @@ def _letter_sentences(snap: Snapshot, letter: int, qvec: np.ndarray, keyword: np
     return sorted(snap.score_sentences(top, scores, qvec, probe), key=lambda s: -s.score)
 
 
-def row_stances(snap: Snapshot, rows: list[int]) -> list[int]:
-    """The stance the index stores for each sentence row: -1 a weakness, +1 a strength, 0 neither."""
-    marks, row_of = snap.facts["sentence_marks"].gather(np.asarray(rows, dtype=np.int64))
-    weak = np.bincount(row_of[marks % 2 == 0], minlength=len(rows)) > 0
-    strong = np.bincount(row_of[marks % 2 == 1], minlength=len(rows)) > 0
-    return np.where(weak, -1, np.where(strong, 1, 0)).tolist()
-
-
 @dataclass(frozen=True)
 class Said:
     """A later letter's sentence about an item: its score, its stance, and whether the later
@@ -396,8 +389,8 @@ def judge_followup(said: list[Said]) -> tuple[str, list[Said]]:
     (best first): "improved", "not yet" or "not followed up", and the sentences that show it.
 
     This is the one place the decision is made, and where the learned evidence judge plugs
-    in (docs/judge.md): today a sentence's stance is the engine's stored one (its weakness and
-    strength words, as ``evidence.sentence_stance``), and a sentence the later letter lists
+    in (docs/judge.md): a sentence's stance is the judge's (``scoring.stance_signs``: read from
+    the sentence's tokens; without a judge, its weakness and strength words), and a sentence the later letter lists
     again under its own improve heading counts as "not yet" whatever its words. Sentences
     about the item weigh by their evidence score; strengths outweighing weaknesses say
     "improved", the reverse (or a tie) "not yet"; no sentence about the item with either
@@ -429,7 +422,7 @@ def follow_up(assistant, snap: Snapshot, item: str, qvec: np.ndarray, later: lis
         if not sents or sents[0].score < evidence.THRESHOLD:
             continue
         again = set(improve_sections(snap, letter))
-        stances = row_stances(snap, [s.row for s in sents])
+        stances = stance_signs(snap, assistant.judge, [s.row for s in sents]).tolist()
         said = [Said(s, st, s.passage in again) for s, st in zip(sents, stances)]
         verdict, shown = judge_followup(said)
         if verdict == NOT_FOLLOWED:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TrainingError
-from .judge import STANCES, VERSION, WANTS, Judge, _softmax, relevance_features, yes_probability
+from .judge import STANCES, VERSION, WANTS, Judge, StanceHead, _softmax, relevance_features, yes_probability
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,55 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, classes: int, l2: float = 1.0, ba
     return res.x[: d * classes].reshape(d, classes), res.x[d * classes:]
 
 
+#: How the stance head is trained (``fit_stance_head``): filters, passes over the labels, step size.
+HEAD_FILTERS, HEAD_EPOCHS, HEAD_RATE, HEAD_BATCH = 64, 8, 2e-3, 64
+
+
+def fit_stance_head(tokens: list[np.ndarray], y: np.ndarray, seed: int = 0, epochs: int = HEAD_EPOCHS) -> StanceHead:
+    """Train a ``StanceHead`` (torch, on the CPU) on each sentence's token vectors and its stance
+    label (an index into STANCES), classes weighed to balance."""
+    import torch
+
+    torch.manual_seed(seed)
+    dim = tokens[0].shape[1]
+    width = max(len(t) for t in tokens)
+    h = torch.zeros(len(tokens), width, dim)
+    mask = torch.zeros(len(tokens), width, dtype=torch.bool)
+    for i, t in enumerate(tokens):
+        h[i, :len(t)] = torch.from_numpy(np.asarray(t, dtype=np.float32))
+        mask[i, :len(t)] = True
+
+    conv = torch.nn.Conv1d(dim, HEAD_FILTERS, 3, padding=1)
+    att = torch.nn.Linear(dim, 1)
+    out = torch.nn.Linear(HEAD_FILTERS + dim, len(STANCES))
+    drop = torch.nn.Dropout(0.2)
+    params = [*conv.parameters(), *att.parameters(), *out.parameters()]
+
+    def forward(hb, mb):
+        z = torch.relu(conv(hb.transpose(1, 2))).transpose(1, 2).masked_fill(~mb[..., None], 0).max(1).values
+        a = att(hb).squeeze(-1).masked_fill(~mb, -1e9).softmax(1)
+        return out(drop(torch.cat([z, (a[..., None] * hb).sum(1)], 1)))
+
+    opt = torch.optim.AdamW(params, lr=HEAD_RATE, weight_decay=0.01)
+    weight = torch.tensor(len(y) / (len(STANCES) * np.bincount(y, minlength=len(STANCES)) + 1), dtype=torch.float32)
+    loss_of = torch.nn.CrossEntropyLoss(weight=weight)
+    rng = np.random.default_rng(seed)
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    drop.train()
+    for _ in range(epochs):
+        for b in np.array_split(rng.permutation(len(y)), max(1, len(y) // HEAD_BATCH)):
+            bt = torch.from_numpy(b)
+            width_b = int(mask[bt].sum(1).max())
+            loss = loss_of(forward(h[bt, :width_b], mask[bt, :width_b]), labels[bt])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    as_np = {k: v.detach().numpy().astype(np.float32) for k, v in
+             (("conv_w", conv.weight), ("conv_b", conv.bias), ("att_w", att.weight[0]), ("att_b", att.bias[0]),
+              ("out_w", out.weight), ("out_b", out.bias))}
+    return StanceHead(**as_np)
+
+
 @dataclass
 class Figures:
     """What cross-validation measured (folds by authority, or by topic)."""
@@ -163,10 +213,14 @@ class Figures:
     authorities: int
     letters: list[str] = field(default_factory=list)  # the letter model's figures, when trained
     held_out: str = "authority"  # what no fold shares: "authority" or "topic"
+    #: the stance model over sentence vectors alone (what a letter indexed without the head gets)
+    vector_stance: tuple[float, float] | None = None
 
     def lines(self) -> list[str]:
         out = [f"cross-validated in {FOLDS} folds by {self.held_out}",
-               f"stance accuracy {self.stance_accuracy:.3f}; weakness/strength flips {self.polarity_flips:.3f}",
+               f"stance accuracy {self.stance_accuracy:.3f}; weakness/strength flips {self.polarity_flips:.3f}"
+               + (" (from the sentence's tokens; from its vector alone: {:.3f}; flips {:.3f})".format(
+                   *self.vector_stance) if self.vector_stance else ""),
                f"per (question, report), {self.pairs} pairs over {self.reports} reports of {self.authorities} "
                f"authorities: balanced accuracy {self.balanced_accuracy:.3f} (recall {self.recall:.3f}, "
                f"specificity {self.specificity:.3f}); listed whose report says the opposite "
@@ -305,17 +359,74 @@ def _fit_letters(x: np.ndarray, y: np.ndarray, want: np.ndarray, train: np.ndarr
     return mu.astype(np.float32), sd.astype(np.float32), w_all.astype(np.float32), b_all.astype(np.float32)
 
 
-def _embed_in_context(embedder, items: list[Labelled]) -> np.ndarray:
+def _embed_in_context(embedder, items: list[Labelled]) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """Each sentence's vector read in the context of the sentence before it (as the index
-    reads a sentence in its passage)."""
-    from .embedding import embed_with_sentences
-
+    reads a sentence in its passage), and its token vectors (None when the model does not read
+    sentences in context)."""
     texts, spans = [], []
     for x in items:
         pre = f"{x.context} " if x.context else ""
         texts.append(pre + x.sentence)
         spans.append([(len(pre), len(pre) + len(x.sentence))])
-    return embed_with_sentences(embedder, texts, spans)[1]
+    return _vectors_and_tokens(embedder, texts, spans)
+
+
+def _vectors_and_tokens(embedder, texts: list[str], spans: list) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """The sentence vectors of ``spans`` in ``texts`` and each sentence's token vectors (float16,
+    in sentence order; None when the model does not read sentences in context)."""
+    from .embedding import embed_with_sentences
+
+    kept: list[np.ndarray] = []
+
+    def keep(tokens: list[np.ndarray]) -> np.ndarray:  # where each sentence's tokens went
+        kept.extend(t.astype(np.float16) for t in tokens)
+        return np.arange(len(kept) - len(tokens), len(kept))[:, None]
+
+    _, vectors, where = embed_with_sentences(embedder, texts, spans, read=keep)
+    return vectors, (None if where is None else [kept[k] for k in where[:, 0]])
+
+
+def index_tokens(assistant) -> list[np.ndarray]:
+    """The token vectors of every sentence row of ``assistant``'s index, read in its passage as
+    indexing reads it (float16): what the stance head reads there."""
+    from .chunking import embed_text
+
+    snap = assistant.snapshot
+    texts, spans = [], []
+    for letter in range(len(snap.letters)):
+        record = snap.record(letter)
+        for c in record.chunks:
+            t, sp = embed_text(record.text, c)
+            texts.append(t)
+            spans.append(sp)
+    tokens = _vectors_and_tokens(assistant.embedder, texts, spans)[1]
+    if tokens is None or len(tokens) != len(snap.sentence_spans):
+        raise TrainingError("the index's sentences could not be read again by the model: index the reports again "
+                            "with `assistant index --rebuild`")
+    return tokens
+
+
+def _rows_of(snap, items: list[Labelled]) -> dict[int, int]:
+    """For each labelled item (by position) found in ``snap``'s index, its sentence row: the
+    sentence of its report with the same words."""
+    def words(text: str) -> str:
+        return " ".join(re.findall(r"\w+", text.lower()))
+
+    wanted: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for k, x in enumerate(items):
+        wanted[x.report].setdefault(words(x.sentence), []).append(k)
+    out = {}
+    for letter, entry in enumerate(snap.letters):
+        mine = wanted.get(entry["path"])
+        if not mine:
+            continue
+        text = snap.record(letter).text
+        lo, hi = snap.sentence_ptr[snap.letter_first[letter]], snap.sentence_ptr[snap.letter_first[letter + 1]]
+        for row in range(int(lo), int(hi)):
+            s, e = snap.sentence_spans[row]
+            for k in mine.get(words(text[s:e]), []):
+                out[k] = row
+    return out
 
 
 def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, index: Path | None = None,
@@ -336,7 +447,16 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
         raise TrainingError("the letter model is cross-validated by authority only: drop --index to hold out topics")
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
-    sv = _embed_in_context(embedder, items)
+    sv, tokens = _embed_in_context(embedder, items)
+    assistant, indexed = None, None
+    if index is not None and tokens is not None:
+        from .engine import Assistant
+
+        # the head learns from the tokens as indexing reads them: a sentence read in its passage
+        assistant = Assistant.open(index, embedder=embedder, judge="none")  # each fold gets its own judge
+        indexed = index_tokens(assistant)
+        for k, row in _rows_of(assistant.snapshot, items).items():
+            tokens[k] = indexed[row]
     qkeys = list(questions)
     qv = dict(zip(qkeys, embedder.embed([questions[k] for k in qkeys])))
     fold = folds_by(items, by=hold_out)
@@ -349,38 +469,46 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
     pair_fold = fold[[i for i, _ in pairs]]
 
     stance_oof = np.zeros((len(items), len(STANCES)))
+    vector_oof = np.zeros((len(items), len(STANCES)))
     rel_oof = np.zeros(len(pairs))
     held_out: dict[str, Judge] = {}  # report -> the judge trained without its authority (folds by authority)
     for f in range(FOLDS):
         tr = (fold != f) & (stance_y >= 0)
         w, b = fit_logistic(sv[tr], stance_y[tr], len(STANCES))
         rw, rb = fit_logistic(rel_x[pair_fold != f], rel_y[pair_fold != f], 2, l2=0.01, balanced=False)
-        judge = Judge(w.astype(np.float32), b.astype(np.float32), rw, rb, threshold)
-        stance_oof[fold == f] = judge.stance(sv[fold == f])
+        head = fit_stance_head([tokens[i] for i in np.flatnonzero(tr)], stance_y[tr], seed=f) if tokens else None
+        judge = Judge(w.astype(np.float32), b.astype(np.float32), rw, rb, threshold, head=head)
+        vector_oof[fold == f] = judge.stance(sv[fold == f])
+        stance_oof[fold == f] = head([tokens[i] for i in np.flatnonzero(fold == f)]) if head else vector_oof[fold == f]
         rel_oof[pair_fold == f] = judge.relevant(sim[pair_fold == f])
         if hold_out == "authority":  # by topic, a report's sentences are in several folds
             held_out.update({x.report: judge for x, k in zip(items, fold) if k == f})
 
     known = stance_y >= 0
-    pred = stance_oof.argmax(1)
     ws = known & (stance_y <= 1)
-    flips = ((stance_y == 0) & (pred == 1)) | ((stance_y == 1) & (pred == 0))
-    yes = np.array([yes_probability(rel_oof[k:k + 1], stance_oof[i:i + 1], WANT[kind])[0]
+
+    def stance_figures(probabilities: np.ndarray) -> tuple[float, float]:
+        pred = probabilities.argmax(1)
+        flips = ((stance_y == 0) & (pred == 1)) | ((stance_y == 1) & (pred == 0))
+        return float((pred[known] == stance_y[known]).mean()), float(flips[ws].mean())
+    # per (question, report) as "which authorities" answers read a sentence: the vector's stance
+    yes = np.array([yes_probability(rel_oof[k:k + 1], vector_oof[i:i + 1], WANT[kind])[0]
                     for k, (i, kind) in enumerate(pairs)])
     bal, rec, spec, opposite, per_kind, n_pairs = report_figures(
         [items[i] for i, _ in pairs], [kind for _, kind in pairs], yes, threshold)
-    figures = Figures(float((pred[known] == stance_y[known]).mean()), float(flips[ws].mean()), bal, rec, spec,
+    figures = Figures(*stance_figures(stance_oof), bal, rec, spec,
                       opposite, per_kind, n_pairs, len({x.report for x in items}), len({x.authority for x in items}),
-                      held_out=hold_out)
+                      held_out=hold_out, vector_stance=stance_figures(vector_oof) if tokens else None)
 
     w, b = fit_logistic(sv[known], stance_y[known], len(STANCES))
     rw, rb = fit_logistic(rel_x, rel_y, 2, l2=0.01, balanced=False)
+    head = fit_stance_head([tokens[i] for i in np.flatnonzero(known)], stance_y[known]) if tokens else None
     judge = Judge(w.astype(np.float32), b.astype(np.float32), rw.astype(np.float32), rb.astype(np.float32),
-                  threshold, f"judge-{VERSION}", embedder.name)
+                  threshold, f"judge-{VERSION}", embedder.name, head=head)
     if index is not None:
         from .engine import Assistant
 
-        assistant = Assistant.open(index, embedder=embedder, judge="none")  # each fold gets its own
+        assistant = assistant or Assistant.open(index, embedder=embedder, judge="none")  # each fold gets its own
         figures.letters, weights, held = train_letters(assistant, items, questions, held_out)
         judge = _with_letters(judge, weights)
         folds = {id(j): _with_letters(j, held[r]) for r, j in held_out.items() if r in held}

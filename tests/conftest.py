@@ -58,6 +58,47 @@ class FakeEmbedder:
         return out
 
 
+class TokenFakeEmbedder(FakeEmbedder):
+    """FakeEmbedder that reads sentences in context as a real model does: each word hashed to
+    its own token vector, a text's vector the mean of its tokens, a sentence's the mean of its
+    own tokens; ``read`` gets each sentence's token vectors (see ``embed_with_sentences``)."""
+
+    name = "fake-tokens-64"
+    dim = 64
+
+    def _tokens(self, text):
+        words = list(re.finditer(r"\w+", text.lower())) or [re.match(r"", "")]
+        vecs = np.zeros((len(words), self.dim), dtype=np.float32)
+        for k, w in enumerate(words):
+            seed = int.from_bytes(hashlib.blake2b(w.group(0).encode(), digest_size=4).digest(), "little")
+            vecs[k] = np.random.default_rng(seed).standard_normal(self.dim)
+        return vecs, [(w.start(), w.end()) for w in words]
+
+    def embed(self, texts):
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.stack([self._tokens(t)[0].mean(axis=0) for t in texts]) if texts else np.zeros((0, self.dim))
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+    def embed_spans(self, texts, spans, batch_size=None, read=None):
+        passages = self.embed(texts)
+        sents, reads = [], []
+        for text, sp in zip(texts, spans):
+            tokens, where = self._tokens(text)
+            own = []
+            for s, e in sp:
+                sel = np.array([a < e and b > s for a, b in where])
+                own.append(tokens[sel] if sel.any() else tokens)
+            sents += [t.mean(axis=0) for t in own]
+            if read is not None:
+                reads.append(read(own))
+        sent = np.array(sents, dtype=np.float32).reshape(-1, self.dim)
+        sent /= np.maximum(np.linalg.norm(sent, axis=1, keepdims=True), 1e-9)
+        if read is None:
+            return passages, sent
+        return passages, sent, (np.concatenate(reads) if reads else read([]))
+
+
 @pytest.fixture
 def fake_embedder():
     return FakeEmbedder()

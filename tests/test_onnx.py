@@ -26,6 +26,13 @@ def test_fp32_onnx_matches_the_model_and_shares_its_index(torch_embedder):
     p1, s1 = onnx.embed_spans(TEXTS, SPANS)
     p2, s2 = torch_embedder.embed_spans(TEXTS, SPANS)
     assert np.allclose(p1, p2, atol=1e-4) and np.allclose(s1, s2, atol=1e-4)
+    # the judge's stance head reads the same token vectors from both (at index time)
+    def sizes_and_means(tokens):
+        return np.array([[len(t), *t.mean(axis=0)[:3]] for t in tokens])
+
+    r1 = onnx.embed_spans(TEXTS, SPANS, read=sizes_and_means)[2]
+    r2 = torch_embedder.embed_spans(TEXTS, SPANS, read=sizes_and_means)[2]
+    assert r1.shape == (3, 4) and np.allclose(r1, r2, atol=1e-4)
 
 
 def test_int8_is_close_but_kept_apart(torch_embedder):
