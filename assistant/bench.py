@@ -547,7 +547,7 @@ def bench_stance_head(corpus: Path, embedder, repeats: int = 5) -> dict:
     reading each sentence's tokens; medians of ``repeats`` runs, alternated."""
     import statistics
 
-    from .chunking import embed_text
+    from .chunking import embed_texts
     from .embedding import embed_with_sentences
     from .errors import AssistantError
     from .config import ChunkSettings
@@ -558,13 +558,8 @@ def bench_stance_head(corpus: Path, embedder, repeats: int = 5) -> dict:
     if head is None:
         raise AssistantError(f"the model {embedder.name} has no judge with a stance head: nothing to measure")
     settings = ChunkSettings(**_settings_block(embedder, ChunkSettings())["chunking"])  # as indexing chunks
-    texts, spans = [], []
-    for path in sorted(corpus.glob("*.txt")) + sorted(corpus.glob("*.pdf")):
-        record = build_record(path, sha256_file(path), embedder.count_tokens, settings, MAX_PAGES)
-        for c in record.chunks:
-            t, sp = embed_text(record.text, c)
-            texts.append(t)
-            spans.append(sp)
+    texts, spans = embed_texts(build_record(path, sha256_file(path), embedder.count_tokens, settings, MAX_PAGES)
+                               for path in sorted(corpus.glob("*.txt")) + sorted(corpus.glob("*.pdf")))
     if not texts:
         raise AssistantError(f"no letters in {corpus}/ to embed")
     embed_with_sentences(embedder, texts[:8], spans[:8])  # load the model before timing

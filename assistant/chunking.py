@@ -77,6 +77,18 @@ def embed_text(text: str, chunk: Chunk) -> tuple[str, list[Span]]:
     return out.rstrip(), spans
 
 
+def embed_texts(records) -> tuple[list[str], list[list[Span]]]:
+    """``embed_text`` for every passage of ``records`` (letters, in order): the strings the
+    embedder reads and each one's sentence spans."""
+    texts, spans = [], []
+    for r in records:
+        for c in r.chunks:
+            t, sp = embed_text(r.text, c)
+            texts.append(t)
+            spans.append(sp)
+    return texts, spans
+
+
 def chunk_letter(
     text: str,
     count_tokens: Callable[[Sequence[str]], list[int]],

@@ -120,7 +120,8 @@ def letter_stance(snap, letter: int, scores: np.ndarray, qvec: np.ndarray, probe
         return "silent", []
     bar = max(THRESHOLD, CELL_RELATIVE * over[0].score)
     looked = over[:STANCE_READ]
-    stances = dict(zip([s.row for s in looked], stance_signs(snap, judge, [s.row for s in looked]).tolist()))
+    rows = [s.row for s in looked]
+    stances = dict(zip(rows, stance_signs(snap, judge, rows).tolist()))
     quoted = [s for s in over if s.score >= bar][:QUOTES_PER_CELL]
     seen = {stances[s.row] for s in quoted}
     for s in looked:  # the cell quotes each side it reports

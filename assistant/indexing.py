@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .chunking import chunk_letter, embed_text
+from .chunking import chunk_letter, embed_text, embed_texts
 from .config import ChunkSettings
 from .embedding import Embedder, embed_with_sentences
 from .errors import IndexCorruptError, IndexMismatchError, LetterError
@@ -499,12 +499,7 @@ class _Sync:
     def _embed_batch(self, batch, pending: set[str], old_path_sha, bar, state) -> None:
         """Embed the passages of ``batch`` a slice at a time, save each letter as soon as its
         vectors are in, and commit deletions noticed meanwhile (and a checkpoint now and then)."""
-        texts, spans = [], []
-        for _, r in batch:
-            for c in r.chunks:
-                t, s = embed_text(r.text, c)
-                texts.append(t)
-                spans.append(s)
+        texts, spans = embed_texts(r for _, r in batch)
         vec_parts, sent_parts, stance_parts = [], [], []
         for lo in range(0, len(texts), EMBED_PASSAGES):
             t0 = time.perf_counter()
@@ -561,12 +556,7 @@ class _Sync:
         try:
             for start in range(0, len(records), 64):
                 batch = records[start:start + 64]
-                texts, spans = [], []
-                for r in batch:
-                    for c in r.chunks:
-                        t, sp = embed_text(r.text, c)
-                        texts.append(t)
-                        spans.append(sp)
+                texts, spans = embed_texts(batch)
                 got = embed_with_sentences(self.embedder, texts, spans, read=self.head)[2]
                 if got is None:
                     return
@@ -654,11 +644,19 @@ class _Generation:
         self.dense = DenseIndex(gen)
         self.index, self.vectors = self.dense.index, self.dense.vectors
         self.first, self.sent_first = passage_layout(rows, len(manifest["letters"]), len(self.spans))
+        #: the sentence stances it holds and the stance head that worked them out (None: none)
+        self.stances_by = manifest["files"].get("stances")
+        self.stances = np.load(gen / STANCE_FILE, mmap_mode="r", allow_pickle=False) if self.stances_by else None
+
+    def sentence_rows(self, sha: str) -> tuple[int, int]:
+        """The first and past-the-last sentence rows of letter ``sha``."""
+        k = self.shas[sha]
+        return int(self.sent_first[self.first[k]]), int(self.sent_first[self.first[k + 1]])
 
     def letter(self, sha: str) -> _LetterArrays:
         k = self.shas[sha]
         lo, hi = int(self.first[k]), int(self.first[k + 1])
-        slo, shi = int(self.sent_first[lo]), int(self.sent_first[hi])
+        slo, shi = self.sentence_rows(sha)
         return _LetterArrays(
             self.vectors[lo:hi], self.sentence_vectors[slo:shi], self.spans[slo:shi],
             self.tokens.rows(lo, hi), self.sections[lo:hi], np.diff(self.sent_first[lo:hi + 1]),
@@ -752,8 +750,11 @@ def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
     np.save(gen_dir / "sections.npy", np.concatenate([p.sections for p in parts]).astype(np.int32) if parts
             else np.zeros(0, np.int32), allow_pickle=False)
     (gen_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    if stances is not None:
-        held = [folder.read_letter_stances(e["sha256"], stances) for e in entries]
+    if stances is not None:  # from the previous generation when it holds them by the same head
+        same = prev is not None and prev.stances_by == stances
+        held = [np.asarray(prev.stances[slice(*prev.sentence_rows(e["sha256"]))])
+                if same and e["sha256"] in prev.shas and e["sha256"] not in records
+                else folder.read_letter_stances(e["sha256"], stances) for e in entries]
         if all(h is not None and len(h) == len(p.spans) for h, p in zip(held, parts)):
             np.save(gen_dir / STANCE_FILE, np.concatenate(held).astype(np.float16) if held
                     else np.zeros((0, 4), np.float16), allow_pickle=False)

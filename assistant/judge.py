@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +91,10 @@ class StanceHead:
 
     FIELDS = ("conv_w", "conv_b", "att_w", "att_b", "out_w", "out_b")
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """Names these weights: the index records it beside the stances it worked out with them."""
+        """Names these weights: the index records it beside the stances it worked out with them
+        (worked out once: it is asked for at every compare cell and every letter indexed)."""
         import hashlib
 
         digest = hashlib.sha256()

@@ -48,6 +48,15 @@ class Scored:
 SCORED_COLUMNS = ("passage", "row", "letter", "score", "dense", "coverage", "passage_score", "typed", "reports")
 
 
+def word_stances(marks: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """-1 (a weakness word), +1 (a strength word only) or 0 for each of ``n`` sentences, from
+    their stance marks as ``sentence_marks`` gathers them (``owner``: the sentence of each mark;
+    an even mark is a weakness word, an odd one a strength word)."""
+    weak = np.bincount(owner[marks % 2 == 0], minlength=n) > 0
+    strong = np.bincount(owner[marks % 2 == 1], minlength=n) > 0
+    return np.where(weak, -1, np.where(strong, 1, 0))
+
+
 class Snapshot:
     """Everything needed to answer from one committed generation of an index."""
 
@@ -94,7 +103,7 @@ class Snapshot:
         self._kinds = np.array([e["meta"].get("kind") or "" for e in self.letters], dtype=object)
         self._authority_numbers: np.ndarray | None = None
         self._lock = Lock()
-        self._stances = None  # (name, array): the scorer's part of the index, read on first use
+        self._stances: np.ndarray | None = None  # the scorer's part of the index, read on first use
 
     def stances_by(self, name: str) -> np.ndarray | None:
         """The sentence stances (rows x P(weakness, strength, mixed, neither)) the index holds as
@@ -113,8 +122,8 @@ class Snapshot:
                 raise IndexCorruptError(f"the index in {self.folder.root}/ holds stances for {len(held)} of "
                                         f"{len(self.sentence_spans)} sentences; run `assistant index --index "
                                         f"{self.folder.root}` to repair it")
-            self._stances = (name, held)
-        return self._stances[1]
+            self._stances = held
+        return self._stances
 
     # -------------------------------------------------------------- letters
     @property
@@ -252,9 +261,7 @@ class Snapshot:
 
         match = self._word_match(rows, prev_ok, next_ok, probe)
         marks, mark_row = self.facts["sentence_marks"].gather(rows)
-        weak = np.bincount(mark_row[marks % 2 == 0], minlength=n) > 0
-        strong = np.bincount(mark_row[marks % 2 == 1], minlength=n) > 0
-        stance = np.where(weak, -1, np.where(strong, 1, 0)) * probe.want
+        stance = word_stances(marks, mark_row, n) * probe.want
         reports = stance > 0
         if probe.targets and probe.want and reports.any():
             # a weakness counts only when it is about what was asked (here or beside it)

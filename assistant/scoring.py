@@ -23,7 +23,7 @@ import numpy as np
 
 from .evidence import AGGREGATE_THRESHOLD, THRESHOLD, Probe
 from .judge import STANCES, Judge, agreement, letter_features
-from .retrieval import Scored, Snapshot
+from .retrieval import Scored, Snapshot, word_stances
 
 UNRECOGNISED = "Authority not recognised"
 #: Passages read per letter when looking for a letter's best evidence: more in the most
@@ -88,10 +88,7 @@ def stance_signs(snap: Snapshot, judge: Judge | None, rows) -> np.ndarray:
     if judge is not None:
         likeliest = judge.stance_of(snap, rows).argmax(axis=1)
         return np.select([likeliest == STANCES.index("w"), likeliest == STANCES.index("s")], [-1, 1], 0)
-    marks, owner = snap.facts["sentence_marks"].gather(rows)
-    weak = np.bincount(owner[marks % 2 == 0], minlength=len(rows)) > 0
-    strong = np.bincount(owner[marks % 2 == 1], minlength=len(rows)) > 0
-    return np.where(weak, -1, np.where(strong, 1, 0))
+    return word_stances(*snap.facts["sentence_marks"].gather(rows), len(rows))
 
 
 def authority_of(snap: Snapshot, letter: int) -> str:

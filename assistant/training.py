@@ -389,16 +389,10 @@ def _vectors_and_tokens(embedder, texts: list[str], spans: list) -> tuple[np.nda
 def index_tokens(assistant) -> list[np.ndarray]:
     """The token vectors of every sentence row of ``assistant``'s index, read in its passage as
     indexing reads it (float16): what the stance head reads there."""
-    from .chunking import embed_text
+    from .chunking import embed_texts
 
     snap = assistant.snapshot
-    texts, spans = [], []
-    for letter in range(len(snap.letters)):
-        record = snap.record(letter)
-        for c in record.chunks:
-            t, sp = embed_text(record.text, c)
-            texts.append(t)
-            spans.append(sp)
+    texts, spans = embed_texts(snap.record(letter) for letter in range(len(snap.letters)))
     tokens = _vectors_and_tokens(assistant.embedder, texts, spans)[1]
     if tokens is None or len(tokens) != len(snap.sentence_spans):
         raise TrainingError("the index's sentences could not be read again by the model: index the reports again "
@@ -448,15 +442,17 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
     sv, tokens = _embed_in_context(embedder, items)
-    assistant, indexed = None, None
-    if index is not None and tokens is not None:
+    assistant = None
+    if index is not None:
         from .engine import Assistant
 
-        # the head learns from the tokens as indexing reads them: a sentence read in its passage
         assistant = Assistant.open(index, embedder=embedder, judge="none")  # each fold gets its own judge
+    if assistant is not None and tokens is not None:
+        # the head learns from the tokens as indexing reads them: a sentence read in its passage
         indexed = index_tokens(assistant)
         for k, row in _rows_of(assistant.snapshot, items).items():
             tokens[k] = indexed[row]
+        del indexed  # the index's other sentences (most of its tokens) are not read again
     qkeys = list(questions)
     qv = dict(zip(qkeys, embedder.embed([questions[k] for k in qkeys])))
     fold = folds_by(items, by=hold_out)
@@ -505,10 +501,7 @@ def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, 
     head = fit_stance_head([tokens[i] for i in np.flatnonzero(known)], stance_y[known]) if tokens else None
     judge = Judge(w.astype(np.float32), b.astype(np.float32), rw.astype(np.float32), rb.astype(np.float32),
                   threshold, f"judge-{VERSION}", embedder.name, head=head)
-    if index is not None:
-        from .engine import Assistant
-
-        assistant = assistant or Assistant.open(index, embedder=embedder, judge="none")  # each fold gets its own
+    if assistant is not None:
         figures.letters, weights, held = train_letters(assistant, items, questions, held_out)
         judge = _with_letters(judge, weights)
         folds = {id(j): _with_letters(j, held[r]) for r, j in held_out.items() if r in held}

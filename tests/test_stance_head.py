@@ -103,6 +103,12 @@ def test_the_index_keeps_stances_by_its_head_and_catches_up_when_the_head_change
     sync(corpus_copy, index, TokenFakeEmbedder(), progress=False)
     snap = Snapshot(index)
     assert snap.stances_by(second.name).shape == (len(snap.sentence_spans), 4)
+    # the old letters' stances come from the previous generation, the new one's from its file
+    from assistant.store import IndexFolder
+
+    folder = IndexFolder(index)
+    files = [folder.read_letter_stances(e["sha256"], second.name) for e in snap.letters]
+    assert np.array_equal(np.asarray(snap.stances_by(second.name)), np.concatenate(files))
 
 
 def test_stance_signs_come_from_the_judges_head_else_from_the_stance_words(tmp_path, corpus_copy, monkeypatch):
