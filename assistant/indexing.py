@@ -546,7 +546,11 @@ class _Sync:
         name, folder = self.head.name, self.folder
         missing = [sha for sha in self.entries if not folder.has_stances(sha, name)]
         if not missing and (self.committed or {}).get("files", {}).get("stances") != name and self.entries:
-            self.force_new = True  # every letter has them, the generation does not yet
+            # every letter has a file and the generation does not hold them yet: it will, unless a
+            # file is damaged (then the generation could not take them): those are worked out again
+            self.force_new = True
+            missing = [sha for sha, e in self.entries.items()
+                       if not _whole(folder.read_letter_stances(sha, name), e["sentences"])]
         if not missing:
             return
         records = [self.new_records.get(sha) or folder.read_letter(sha) for sha in missing]
@@ -584,6 +588,11 @@ class _Sync:
         }
         self.new_records[r.sha256] = r
         (report.changed if primary in old_path_sha else report.added).append(primary)
+
+
+def _whole(stances: np.ndarray | None, sentences: int) -> bool:
+    """True when a letter's stances (as ``read_letter_stances`` gives them) cover its sentences."""
+    return stances is not None and len(stances) == sentences
 
 
 def stance_head(embedder: Embedder):
@@ -755,7 +764,7 @@ def write_generation(folder: IndexFolder, gen_dir: Path, entries: list[dict],
         held = [np.asarray(prev.stances[slice(*prev.sentence_rows(e["sha256"]))])
                 if same and e["sha256"] in prev.shas and e["sha256"] not in records
                 else folder.read_letter_stances(e["sha256"], stances) for e in entries]
-        if all(h is not None and len(h) == len(p.spans) for h, p in zip(held, parts)):
+        if all(_whole(h, len(p.spans)) for h, p in zip(held, parts)):
             np.save(gen_dir / STANCE_FILE, np.concatenate(held).astype(np.float16) if held
                     else np.zeros((0, 4), np.float16), allow_pickle=False)
             search["stances"] = stances

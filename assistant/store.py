@@ -334,12 +334,15 @@ class IndexFolder:
         needed = list(GENERATION_FILES)
         if files.get("search") == "hnsw":
             needed += ["dense_ids.npy", "vectors.npy"]
+        if files.get("stances"):  # the scorer's part, when the manifest says the generation holds it
+            needed.append(STANCE_FILE)
         problems = [f"{gen.name}/{n} is missing" for n in needed if not (gen / n).is_file()]
         if problems:
             return problems
         counts = manifest.get("counts") or {}
         expect = {"passages.npy": counts.get("passages"), "sentences.npy": counts.get("sentences"),
-                  "sentence_vectors.npy": counts.get("sentences"), "sentence_flags.npy": counts.get("sentences")}
+                  "sentence_vectors.npy": counts.get("sentences"), "sentence_flags.npy": counts.get("sentences"),
+                  **({STANCE_FILE: counts.get("sentences")} if files.get("stances") else {})}
         for name, n in expect.items():
             try:
                 rows = len(np.load(gen / name, mmap_mode="r", allow_pickle=False))

@@ -179,3 +179,38 @@ def test_the_stance_head_benchmark_times_embedding_with_and_without_it(tmp_path,
     monkeypatch.setenv("ASSISTANT_JUDGE", "none")
     with pytest.raises(AssistantError, match="no judge with a stance head"):
         bench_stance_head(CORPUS, TokenFakeEmbedder(), repeats=1)
+
+
+def test_a_lost_or_damaged_stance_file_is_reported_and_mended_without_embedding_the_rest(tmp_path, corpus_copy,
+                                                                                         monkeypatch):
+    from assistant.errors import IndexCorruptError
+    from assistant.indexing import needs_repair
+    from assistant.store import STANCE_FILE, IndexFolder
+
+    head = _head(epochs=2)
+    monkeypatch.setenv("ASSISTANT_JUDGE", str(_judge_file(tmp_path, head, "judge")))
+    index = tmp_path / "index"
+    sync(corpus_copy, index, TokenFakeEmbedder(), progress=False)
+    snap = Snapshot(index)
+    before = np.asarray(snap.stances_by(head.name)).copy()
+    (index / snap.manifest["files"]["generation_dir"] / STANCE_FILE).unlink()
+    with pytest.raises(IndexCorruptError, match="assistant index"):
+        Snapshot(index).stances_by(head.name)
+    assert needs_repair(index)
+    emb = TokenFakeEmbedder()
+    report = sync(corpus_copy, index, emb, progress=False)
+    assert report.repaired and emb.texts_embedded == 0  # written again from the letters' own files
+    assert np.array_equal(np.asarray(Snapshot(index).stances_by(head.name)), before)
+
+    # a letter's own stance file damaged while the generation lacks the stances: that letter only
+    # is read again, and the generation holds them again
+    folder = IndexFolder(index)
+    first = Snapshot(index).letters[0]
+    (folder.letters_dir / f"{first['sha256']}.{head.name}.npy").write_bytes(b"damaged")
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["files"].pop("stances")
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    emb = TokenFakeEmbedder()
+    sync(corpus_copy, index, emb, progress=False)
+    assert 0 < emb.texts_embedded <= first["passages"]
+    assert np.array_equal(np.asarray(Snapshot(index).stances_by(head.name)), before)
