@@ -322,17 +322,21 @@ def judgement_check(assistant, csv_path: Path) -> list[dict]:
     return out
 
 
-def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letters") -> dict:
+def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letters",
+                   leave_out: tuple[str, ...] = ()) -> dict:
     """The answering engine on the labelled analyst questions (``data/judge``): each question asked
     of the whole index (a "which authorities" answer), a report counting as listed when the answer
     quotes it. Figures per (question, report) as ``assistant train judge`` prints them for the judge.
 
     ``scorer``: "rules" answers with the rules of ``evidence`` alone; "veto" with the judge's
     stance model vetoing the opposite polarity (the default judge); "letters" with the judge's
-    letter model deciding each letter. The labels are of these very reports, so a judge answers
-    each fold's reports only, trained without that fold's authorities."""
+    letter model deciding each letter, beside the rules' bars (the shipped scorer); "alone" with
+    the letter model deciding alone. The labels are of these very reports, so a judge answers
+    each fold's reports only, trained without that fold's authorities (and without the label sets
+    named in ``leave_out``, as the shipped judge was; the labels scored against are all of them)."""
     from .engine import Assistant
     from .errors import TrainingError
+    from .scoring import JudgedScorer
     from .training import QUESTION_KINDS, gold_by_report, listing_figures, load_labels, questions_of
 
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
@@ -347,7 +351,8 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     if scorer != "rules":
         from .training import train_judge
 
-        held_out = train_judge(data, None, assistant.embedder, index=index if scorer == "letters" else None)[2]
+        held_out = train_judge(data, None, assistant.embedder, index=index if scorer in ("letters", "alone") else None,
+                               leave_out=leave_out)[2]
         missing = [r for r in reports if r not in held_out]
         if missing:
             raise TrainingError(f"no labels for {len(missing)} indexed reports ({missing[0]}, ...): index only labelled ones")
@@ -358,6 +363,7 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     for (topic, kind), question in sorted(questions.items()):
         for judge, members in folds:
             assistant.judge = judge  # None: the rules
+            assistant.scorer = JudgedScorer(judge, bars=False) if scorer == "alone" else None
             ans = assistant.ask(question)
             asked += 1
             listed |= {(topic, kind, c.letter) for c in ans.citations if c.letter in members}

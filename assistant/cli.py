@@ -175,9 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, required=True, help="an index of the labelled reports "
                                                              "(assistant index ../shared/real-reports/pdf --index DIR)")
     b.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
-    b.add_argument("--scorer", choices=("letters", "veto", "rules"), default="letters",
-                   help="letters: the judge's letter model decides each letter; veto: its stance model vetoes the "
+    b.add_argument("--scorer", choices=("letters", "alone", "veto", "rules"), default="letters",
+                   help="letters: the judge's letter model decides each letter, beside the rules' bars; alone: the letter "
+                        "model decides alone; veto: its stance model vetoes the "
                         "opposite polarity; rules: no judge (judges are trained without the authorities they answer)")
+    b.add_argument("--leave-out", action="append", default=[], metavar="SET",
+                   help="judges trained without this label set (as `train judge --leave-out`); the labels scored "
+                        "against are all of them")
     b.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train a learned part on labelled data")
@@ -189,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an index of the labelled reports: also train the letter model on the engine's reading of them")
     t.add_argument("--hold-out", choices=("authority", "topic"), default="authority",
                    help="cross-validate by authority (default) or by topic (topics nobody labelled)")
+    t.add_argument("--leave-out", action="append", default=[], metavar="SET",
+                   help="do not train on this label set (the files <authority>.SET.jsonl; e.g. pooled)")
     t.add_argument("--model", default=None)
     return ap
 
@@ -398,7 +404,8 @@ def _bench(args) -> int:
         from . import bench_reports
 
         if args.bench == "labelled":
-            results = bench_reports.bench_labelled(args.index, args.data, scorer=args.scorer)
+            results = bench_reports.bench_labelled(args.index, args.data, scorer=args.scorer,
+                                                     leave_out=tuple(args.leave_out))
             show = bench_reports.print_labelled
         elif args.bench == "facts":
             held = [a.strip() for a in args.held_back.split(";")] if args.held_back else None
@@ -463,7 +470,7 @@ def _train(args) -> int:
     from .training import agreement, train_judge
 
     figures, _, _ = train_judge(args.data, args.out, load_embedder(args.model), index=args.index,
-                                hold_out=args.hold_out)
+                                hold_out=args.hold_out, leave_out=tuple(args.leave_out))
     for name, n, observed, kappa in agreement(args.data):
         print(f"labellers' agreement, {name} ({n} sentences labelled twice): {observed:.3f}, Cohen's kappa {kappa:.3f}")
     print("\n".join(figures.lines()))

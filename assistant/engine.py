@@ -24,7 +24,7 @@ from .evidence import THRESHOLD, names_a_time, search_terms
 from .factanswer import answer_from_facts
 from .judge import Judge
 from .retrieval import Scored, Snapshot
-from .scoring import NEARBY, UNRECOGNISED, JudgedScorer, authority_of, scorer_for
+from .scoring import NEARBY, UNRECOGNISED, JudgedScorer, Scorer, authority_of, scorer_for
 from .timeline import timeline_answer
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ class Assistant:
         #: judges "which authorities" evidence when one is shipped for this model (``judge``: see
         #: ``Judge.for_model``)
         self.judge: Judge | None = Judge.for_model(embedder.name, judge)
+        #: the scorer of "which authorities" answers when set (measurements); else the judge's
+        self.scorer: Scorer | None = None
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None, backend: str | None = None,
@@ -230,7 +232,7 @@ class Assistant:
 
     def _grouped(self, snap, query, scores, qvec, allowed, checked) -> Answer:
         probe = snap.probe(query)
-        chosen = scorer_for(self.judge).select(snap, scores, qvec, allowed, probe)
+        chosen = (self.scorer or scorer_for(self.judge)).select(snap, scores, qvec, allowed, probe)
         kept, scored, more = chosen.quotes, chosen.scored, chosen.more
         scored_rows = {x.row: x for x in scored}
         if not kept:

@@ -149,9 +149,11 @@ class JudgedScorer:
     READ_LETTERS). A letter counts when the letter model says so and the rules would count it
     too (its evidence, less what the judge reads as the opposite polarity, clears their bars).
     The LISTED_LETTERS likeliest are quoted; the sentences scored are those of the letters
-    quoted and the closest few elsewhere."""
+    quoted and the closest few elsewhere. Without ``bars``, the letter model decides alone (for
+    measuring it, and for pooling sentences to label: ``tools/judge_pool.py``)."""
 
     judge: Judge
+    bars: bool = True
 
     def select(self, snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, allowed: np.ndarray,
                probe: Probe) -> Selection:
@@ -174,7 +176,7 @@ class JudgedScorer:
         np.maximum.at(strongest, authority, best)
         authority_best = strongest[authority]
         ruled = (authority_best >= AGGREGATE_THRESHOLD) & \
-            (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * authority_best))
+            (best >= np.maximum(THRESHOLD, SAME_AUTHORITY_SHARE * authority_best)) if self.bars else True
         answering = np.flatnonzero((probability >= self.judge.threshold) & ruled)
         answering = answering[np.lexsort((-best[answering], -probability[answering]))]  # likeliest, strongest
         quoted = answering[:LISTED_LETTERS]

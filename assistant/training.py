@@ -48,15 +48,20 @@ class Labelled:
     label: str
 
 
-def load_labels(data: Path) -> list[Labelled]:
-    """Every candidate that has a label (the first labelling; ``labels/overlap`` is for agreement)."""
+def load_labels(data: Path, leave_out: tuple[str, ...] = ()) -> list[Labelled]:
+    """Every candidate that has a label (the first labelling; ``labels/overlap`` is for
+    agreement), but those of the sets named in ``leave_out`` ("pooled": the files
+    ``<authority>.pooled.jsonl``)."""
+    def kept(path: Path) -> bool:
+        return not any(path.name.endswith(f".{name}.jsonl") for name in leave_out)
+
     labels = {}
-    for path in sorted((data / "labels").glob("*.jsonl")):
+    for path in filter(kept, sorted((data / "labels").glob("*.jsonl"))):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             labels[row["id"]] = row["label"]
     out = []
-    for path in sorted((data / "candidates").glob("*.jsonl")):
+    for path in filter(kept, sorted((data / "candidates").glob("*.jsonl"))):
         for line in path.read_text(encoding="utf-8").splitlines():
             c = json.loads(line)
             if c["id"] in labels:
@@ -424,15 +429,16 @@ def _rows_of(snap, items: list[Labelled]) -> dict[int, int]:
 
 
 def train_judge(data: Path, out: Path | None, embedder, threshold: float = 0.5, index: Path | None = None,
-                hold_out: str = "authority") -> tuple[Figures, Judge, dict[str, Judge]]:
+                hold_out: str = "authority", leave_out: tuple[str, ...] = ()) -> tuple[Figures, Judge, dict[str, Judge]]:
     """Cross-validate by authority, print nothing, return (figures, the judge trained on all
     labels, for each labelled report the judge of the fold that held its authority out, none
     when held out by topic); write
     the judge trained on all labels to ``out`` (a .npz, with a .json beside it) when given.
     With ``index`` (an index of the labelled reports), the judge gets its letter model too
     (``train_letters``), and its figures join the others. ``hold_out="topic"`` cross-validates
-    by topic instead (how the judge reads topics nobody labelled), without the letter model."""
-    items = load_labels(data)
+    by topic instead (how the judge reads topics nobody labelled), without the letter model.
+    ``leave_out`` names label sets not trained on (see ``load_labels``)."""
+    items = load_labels(data, leave_out)
     if not items:
         raise TrainingError(f"no labelled sentences in {data}/labels: label candidates first (see data/judge/README.md)")
     if hold_out not in ("authority", "topic"):

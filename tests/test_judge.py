@@ -105,6 +105,22 @@ def test_the_judge_decides_which_scorer_reads_the_letters():
     assert isinstance(scorer_for(reading), JudgedScorer) and scorer_for(reading).judge is reading
 
 
+def test_without_the_bars_the_letter_model_decides_alone(fake_index):
+    from assistant.scoring import JudgedScorer
+
+    _, index = fake_index
+    a = Assistant.open(index, embedder=FakeEmbedder())
+    a.judge = _with_letter_model(_judge(FakeEmbedder.dim, "w"), [-5.0, 5.0])  # every letter answers
+    barred = a.ask(QUESTION)
+    a.scorer = JudgedScorer(a.judge, bars=False)
+    alone = a.ask(QUESTION)
+    # with the bars, only letters holding a sentence the rules find about the question; alone, every letter
+    assert set(barred.authorities) < set(alone.authorities)
+    assert {c.letter for c in alone.citations} == {e["path"] for e in a.letters()}
+    a.scorer = None
+    assert a.ask(QUESTION).authorities == barred.authorities
+
+
 def test_letters_beyond_those_quoted_are_counted_in_the_answer(fake_index, monkeypatch):
     import assistant.scoring
 

@@ -55,6 +55,17 @@ def test_folds_keep_each_authority_together(tmp_path):
         assert len({f for x, f in zip(items, by_topic) if x.topic == topic}) == 1
 
 
+def test_a_label_set_can_be_left_out(tmp_path):
+    data = _write(tmp_path)
+    first = load_labels(data)
+    row = {"id": "a-caseloads-p9", "report": "a.pdf", "authority": "a", "topic": "caseloads",
+           "sentence": "Caseloads remain too high in some teams.", "context": ""}
+    (data / "candidates" / "a.pooled.jsonl").write_text(json.dumps(row) + "\n")
+    (data / "labels" / "a.pooled.jsonl").write_text(json.dumps({"id": row["id"], "label": "w"}) + "\n")
+    assert len(load_labels(data)) == len(first) + 1
+    assert load_labels(data, leave_out=("pooled",)) == first
+
+
 def test_report_figures_count_opposites():
     rows = [Labelled("1", "a", "a.pdf", "t", "s", "", "w"), Labelled("2", "b", "b.pdf", "t", "s", "", "s"),
             Labelled("3", "c", "c.pdf", "t", "s", "", "o")]

@@ -1,0 +1,105 @@
+"""Pooled candidates: the sentences answers quote for the labelled questions, to be labelled.
+
+The first candidates were the sentences nearest each topic. An answer reads whole reports and
+may quote a sentence that was never a candidate; a report whose candidates only praised
+caseloads counts as "saying the opposite" of "caseloads too high" even when the answer found
+"caseloads are still too high in some teams" in it. Pooling (as retrieval evaluations judge
+the union of what several systems return) labels what the answers quote too.
+
+Each labelled question is asked of an index of the labelled reports by three scorers: the
+judge's letter model with the rules' bars (the shipped scorer), the letter model alone, and the
+rules alone; with a judge, once per fold, by the judge trained without that fold's authorities.
+Every quoted sentence that has no label for the question's topic is written to
+``<out>/<authority>.pooled.jsonl`` (``pooled_from`` names the scorers that quoted it; labellers
+are not shown it).
+
+    python tools/judge_pool.py --index /tmp/real --out data/judge/candidates
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from assistant.scoring import JudgedScorer
+from assistant.engine import Assistant
+from assistant.training import gold_by_report, load_labels, questions_of, train_judge
+
+SCORERS = ("shipped", "alone", "rules")
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def pool(index: Path, data: Path) -> dict[str, list[dict]]:
+    """Per authority, the quoted sentences that carry no label for their question's topic."""
+    items = load_labels(data)
+    questions = questions_of(json.loads((data / "topics.json").read_text(encoding="utf-8")))
+    gold = gold_by_report(items, questions)
+    assistant = Assistant.open(index, judge="none")
+    snap = assistant.snapshot
+    held_out = train_judge(data, None, assistant.embedder, index=index)[2]
+    reports = sorted({k[2] for k in gold} & set(snap.path_index))
+    judges = {id(held_out[r]): held_out[r] for r in reports}
+    folds = [(j, {r for r in reports if held_out[r] is j}) for j in judges.values()]
+    quoted: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    for name in SCORERS:
+        for (topic, _kind), question in sorted(questions.items()):
+            for judge, members in (folds if name != "rules" else [(None, set(reports))]):
+                assistant.judge = judge
+                assistant.scorer = JudgedScorer(judge, bars=False) if name == "alone" else None
+                answer = assistant.ask(question)
+                for c in answer.citations:
+                    if c.letter not in members:
+                        continue
+                    letter = snap.path_index[c.letter]
+                    lo = int(snap.sentence_ptr[snap.letter_first[letter]])
+                    hi = int(snap.sentence_ptr[snap.letter_first[letter + 1]])
+                    for row in range(lo, hi):
+                        s, e = snap.sentence_spans[row]
+                        if s < c.end and e > c.start:
+                            quoted[(c.letter, topic, row)].add(name)
+    labelled = {(x.report, x.topic, _words(x.sentence)) for x in items}
+    authority = {x.report: x.authority for x in items}
+    out: dict[str, list[dict]] = defaultdict(list)
+    for (report, topic, row), names in sorted(quoted.items()):
+        text = snap.record(snap.path_index[report]).text
+        s, e = snap.sentence_spans[row]
+        sentence = text[s:e].strip()
+        if (report, topic, _words(sentence)) in labelled or len(_words(sentence).split()) < 3:
+            continue
+        ps, pe = snap.sentence_spans[row - 1] if row else (0, 0)
+        context = text[ps:pe].strip() if row and pe <= s else ""
+        out[authority[report]].append({
+            "id": f"{Path(report).stem}-{topic}-p{row}", "report": report, "authority": authority[report],
+            "topic": topic, "sentence": sentence, "context": context, "pooled_from": sorted(names)})
+    return out
+
+
+def file_name(authority: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "_", authority.lower()).strip("_")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--index", type=Path, required=True, help="an index of the labelled reports")
+    ap.add_argument("--data", type=Path, default=Path("data/judge"), help="labelled data (default data/judge)")
+    ap.add_argument("--out", type=Path, required=True, help="folder for <authority>.pooled.jsonl")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    found = pool(args.index, args.data)
+    for name, rows in sorted(found.items()):
+        rows.sort(key=lambda r: (r["topic"], r["report"], r["id"]))
+        with open(args.out / f"{file_name(name)}.pooled.jsonl", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    print(f"{sum(map(len, found.values()))} sentences to label over {len(found)} authorities in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
