@@ -349,15 +349,14 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     # by the judge trained without that fold's authorities, counting only that fold's reports
     folds: list = [(None, set(reports))]
     if scorer != "rules":
-        from .training import train_judge
+        from .training import held_out_folds, train_judge
 
         held_out = train_judge(data, None, assistant.embedder, index=index if scorer in ("letters", "alone") else None,
                                leave_out=leave_out)[2]
         missing = [r for r in reports if r not in held_out]
         if missing:
             raise TrainingError(f"no labels for {len(missing)} indexed reports ({missing[0]}, ...): index only labelled ones")
-        judges = {id(held_out[r]): held_out[r] for r in reports}
-        folds = [(j, {r for r in reports if held_out[r] is j}) for j in judges.values()]
+        folds = [(j, set(members)) for j, members in held_out_folds(held_out, reports)]
     listed: set = set()
     clock, asked = time.perf_counter(), 0
     for (topic, kind), question in sorted(questions.items()):

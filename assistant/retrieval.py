@@ -203,6 +203,11 @@ class Snapshot:
         keyword = self.keyword.scores(qtokens)
         return fuse(dense, keyword, mask=mask)
 
+    def sentence_rows(self, letter: int) -> range:
+        """The sentence rows of ``letter`` (its passages' sentences, in order)."""
+        first, end = self.letter_first[letter], self.letter_first[letter + 1]
+        return range(int(self.sentence_ptr[first]), int(self.sentence_ptr[end]))
+
     def shortlist(self, scores: np.ndarray, letters: np.ndarray, size: int) -> list[int]:
         """The allowed letters whose best passage scores highest (at most ``size``), best first."""
         nonempty = self.letter_first[1:] > self.letter_first[:-1]

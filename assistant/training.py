@@ -291,6 +291,13 @@ def gold_by_report(items: list[Labelled], questions: dict) -> dict[tuple[str, st
     return gold
 
 
+def held_out_folds(held_out: dict[str, Judge], reports: list[str]) -> list[tuple[Judge, list[str]]]:
+    """``reports`` by the judge that never saw their authority (``train_judge``'s third value):
+    (that judge, its reports), one per fold."""
+    judges = {id(held_out[r]): held_out[r] for r in reports}
+    return [(j, [r for r in reports if held_out[r] is j]) for j in judges.values()]
+
+
 def train_letters(assistant, items: list[Labelled], questions: dict, held_out: dict[str, Judge]
                   ) -> tuple[list[str], tuple[np.ndarray, ...], dict[str, tuple[np.ndarray, ...]]]:
     """The judge's letter model, from the engine's own reading of the labelled reports in
@@ -305,8 +312,7 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
     if not reports:
         raise TrainingError("the index holds none of the labelled reports: index the reports they were labelled on "
                          "(../shared/real-reports/pdf) and pass that index")
-    judges = {id(held_out[r]): held_out[r] for r in reports}
-    folds = [(j, sorted(snap.path_index[r] for r in reports if held_out[r] is j)) for j in judges.values()]
+    folds = [(j, sorted(snap.path_index[r] for r in members)) for j, members in held_out_folds(held_out, reports)]
     rows, xs = [], []
     for (topic, kind), question in sorted(questions.items()):
         for f, (judge, letters) in enumerate(folds):
@@ -405,25 +411,27 @@ def index_tokens(assistant) -> list[np.ndarray]:
     return tokens
 
 
+def sentence_words(text: str) -> str:
+    """A sentence's words, lower-cased and single-spaced: how a labelled sentence is found again
+    in an index, whatever its spacing or punctuation."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
 def _rows_of(snap, items: list[Labelled]) -> dict[int, int]:
     """For each labelled item (by position) found in ``snap``'s index, its sentence row: the
     sentence of its report with the same words."""
-    def words(text: str) -> str:
-        return " ".join(re.findall(r"\w+", text.lower()))
-
     wanted: dict[str, dict[str, list[int]]] = defaultdict(dict)
     for k, x in enumerate(items):
-        wanted[x.report].setdefault(words(x.sentence), []).append(k)
+        wanted[x.report].setdefault(sentence_words(x.sentence), []).append(k)
     out = {}
     for letter, entry in enumerate(snap.letters):
         mine = wanted.get(entry["path"])
         if not mine:
             continue
         text = snap.record(letter).text
-        lo, hi = snap.sentence_ptr[snap.letter_first[letter]], snap.sentence_ptr[snap.letter_first[letter + 1]]
-        for row in range(int(lo), int(hi)):
+        for row in snap.sentence_rows(letter):
             s, e = snap.sentence_spans[row]
-            for k in mine.get(words(text[s:e]), []):
+            for k in mine.get(sentence_words(text[s:e]), []):
                 out[k] = row
     return out
 

@@ -27,13 +27,10 @@ from pathlib import Path
 
 from assistant.scoring import JudgedScorer
 from assistant.engine import Assistant
-from assistant.training import gold_by_report, load_labels, questions_of, train_judge
+from assistant.training import (gold_by_report, held_out_folds, load_labels, questions_of, sentence_words,
+                                train_judge)
 
 SCORERS = ("shipped", "alone", "rules")
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def pool(index: Path, data: Path) -> dict[str, list[dict]]:
@@ -45,8 +42,7 @@ def pool(index: Path, data: Path) -> dict[str, list[dict]]:
     snap = assistant.snapshot
     held_out = train_judge(data, None, assistant.embedder, index=index)[2]
     reports = sorted({k[2] for k in gold} & set(snap.path_index))
-    judges = {id(held_out[r]): held_out[r] for r in reports}
-    folds = [(j, {r for r in reports if held_out[r] is j}) for j in judges.values()]
+    folds = [(j, set(members)) for j, members in held_out_folds(held_out, reports)]
     quoted: dict[tuple[str, str, int], set[str]] = defaultdict(set)
     for name in SCORERS:
         for (topic, _kind), question in sorted(questions.items()):
@@ -57,21 +53,18 @@ def pool(index: Path, data: Path) -> dict[str, list[dict]]:
                 for c in answer.citations:
                     if c.letter not in members:
                         continue
-                    letter = snap.path_index[c.letter]
-                    lo = int(snap.sentence_ptr[snap.letter_first[letter]])
-                    hi = int(snap.sentence_ptr[snap.letter_first[letter + 1]])
-                    for row in range(lo, hi):
+                    for row in snap.sentence_rows(snap.path_index[c.letter]):
                         s, e = snap.sentence_spans[row]
                         if s < c.end and e > c.start:
                             quoted[(c.letter, topic, row)].add(name)
-    labelled = {(x.report, x.topic, _words(x.sentence)) for x in items}
+    labelled = {(x.report, x.topic, sentence_words(x.sentence)) for x in items}
     authority = {x.report: x.authority for x in items}
     out: dict[str, list[dict]] = defaultdict(list)
     for (report, topic, row), names in sorted(quoted.items()):
         text = snap.record(snap.path_index[report]).text
         s, e = snap.sentence_spans[row]
         sentence = text[s:e].strip()
-        if (report, topic, _words(sentence)) in labelled or len(_words(sentence).split()) < 3:
+        if (report, topic, sentence_words(sentence)) in labelled or len(sentence_words(sentence).split()) < 3:
             continue
         ps, pe = snap.sentence_spans[row - 1] if row else (0, 0)
         context = text[ps:pe].strip() if row and pe <= s else ""
