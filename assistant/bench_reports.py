@@ -337,11 +337,13 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     from .engine import Assistant
     from .errors import TrainingError
     from .scoring import JudgedScorer
-    from .training import QUESTION_KINDS, gold_by_report, listing_figures, load_labels, questions_of
+    from .training import QUESTION_KINDS, gold_by_report, listing_figures, load_labels, questions_of, topic_sets
 
     topics = json.loads((data / "topics.json").read_text(encoding="utf-8"))
     questions = questions_of(topics)
-    gold = gold_by_report(load_labels(data), questions)
+    items = load_labels(data)
+    gold = gold_by_report(items, questions)
+    sets = topic_sets(items)
     assistant = Assistant.open(index, embedder=embedder, judge="none")
     indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
     reports = sorted({k[2] for k in gold} & set(indexed))
@@ -369,18 +371,26 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     keys = [k for k in gold if k[2] in indexed]
     out = {"scorer": scorer, "reports": len(reports), "questions": len(questions), "asked": asked,
            "seconds_per_question": (time.perf_counter() - clock) / max(1, asked)}
-    for name, sel in [("all", keys)] + [(kind, [k for k in keys if k[1] == kind]) for kind in QUESTION_KINDS]:
+    groups = [("all", keys)] + [(kind, [k for k in keys if k[1] == kind]) for kind in QUESTION_KINDS]
+    # by the label set that brought each topic: how the answers read topics labelled later
+    groups += [(f"set:{name or 'first'}", [k for k in keys if sets.get(k[0]) == name])
+               for name in sorted(set(sets.values()))]
+    for name, sel in groups:
         figures = listing_figures([k in listed for k in sel], [gold[k] == "says" for k in sel],
                                   [gold[k] == "opposite" for k in sel])
         out[name] = {k: v if k == "pairs" else round(v, 3) for k, v in figures.items()}
+        out[name]["topics"] = len({k[0] for k in sel})
     return out
 
 
 def print_labelled(r: dict) -> None:
     print(f"scored by: {r['scorer']}; {r['questions']} labelled questions x {r['reports']} reports ({r['asked']} asks, "
           f"{r['seconds_per_question'] * 1000:.0f} ms each)")
-    for name in ("all", "weak", "strong", "mention"):
+    for name in ["all", "weak", "strong", "mention"] + [k for k in r if k.startswith("set:")]:
         f = r[name]
+        if name.startswith("set:"):
+            print(f"topics of the {name[4:]} labels ({f['topics']} topics):")
+            name = ""
         print(f"{name:>8}: {f['pairs']} pairs, balanced accuracy {f['balanced_accuracy']:.3f} (recall "
               f"{f['recall']:.3f}, specificity {f['specificity']:.3f}); listed whose report says the "
               f"opposite {f['opposite_listed']:.3f}")

@@ -334,16 +334,27 @@ class Assistant:
         text = message if letters == 0 or "Checked" in message else f"{message} {checked_line(letters, authorities)}"
         return Answer(query.question, False, text, [], checked, [], query.to_dict())
 
-    def letter_evidence(self, question: str, judge: Judge, letters: np.ndarray) -> tuple[np.ndarray, int]:
+    def letter_evidence(self, question: str, judge: Judge, letters: np.ndarray,
+                        among: list[np.ndarray] | None = None) -> tuple[np.ndarray, int]:
         """What the judge's letter model reads of each of ``letters`` for ``question`` (read as a
         "which authorities" answer reads them, passages scored against every letter), and the
-        polarity the question asks about: for training the letter model."""
+        polarity the question asks about: for training the letter model. With ``among`` (a mask
+        of letters for each of ``letters``), each is read as in a folder of those letters only."""
         snap = self.snapshot
         query = self._reader.read(question)
         qvec = self.embedder.embed([query.topic])[0]
-        scores = snap.passage_scores(qvec, search_terms(query.topic), np.ones(len(snap.letters), bool))
+        terms = search_terms(query.topic)
         probe = snap.probe(query)
-        return JudgedScorer(judge).read(snap, scores, qvec, np.asarray(letters), probe)[1], probe.want
+        scorer = JudgedScorer(judge)
+        letters = np.asarray(letters)
+        if among is None:
+            scores = snap.passage_scores(qvec, terms, np.ones(len(snap.letters), bool))
+            return scorer.read(snap, scores, qvec, letters, probe, len(snap.letters))[1], probe.want
+        rows = []
+        for letter, mask in zip(letters.tolist(), among):
+            scores = snap.passage_scores(qvec, terms, mask)
+            rows.append(scorer.read(snap, scores, qvec, np.array([letter]), probe, int(mask.sum()))[1][0])
+        return np.array(rows).reshape(len(rows), -1), probe.want
 
     # ---------------------------------------------------------------- compare
     def compare(self, authorities: list[str], theme: str, since=None, until=None) -> dict:

@@ -13,7 +13,9 @@ question with P(relevant) x P(strength or mixed), any other question with P(rele
 A third, the letter model, decides whether a letter answers a "which authorities" question:
 a logistic regression (one per polarity asked) over what reading the letter's best passages
 gave (``letter_features``): the best evidence score, cosine and passage score, whether the best
-sentences use the question's stance words, and the stance model's agreement and opposition.
+sentences use the question's stance words, and the stance model's agreement and opposition,
+and the size of the collection the letter was read in (passage scores rank passages among the
+letters asked about, so the same passage scores higher among 5 letters than among 1,000).
 It is trained per (question, report) on the labelled reports (``assistant train judge
 --index``); a judge without it only vetoes sentences of the opposite polarity.
 """
@@ -35,7 +37,7 @@ PACKAGED = Path(__file__).resolve().parent / "models" / "judge.npz"
 CHOICES = {"default": PACKAGED}
 STANCES = ("w", "s", "m", "n")
 #: The judge files this version reads (``assistant train judge`` writes this version).
-VERSION = 2
+VERSION = 3
 #: The polarities a question asks about, in the order of the letter model's weights.
 WANTS = (-1, 1, 0)
 
@@ -127,18 +129,27 @@ class StanceHead:
 #: Sentences among a letter's best (by evidence score) whose stance the letter model reads.
 LETTER_TOP = 3
 LETTER_FEATURES = 12
+#: The columns whose meaning shifts with the collection's size (the best evidence score,
+#: cosine and passage score, the top agreement, the best share of the question's words): the
+#: letter model also reads each times log(collection size).
+SIZED = (0, 1, 2, 4, 8)
+#: Everything the letter model reads: the features, their squares, log(collection size) and
+#: the SIZED columns times it.
+LETTER_WIDTH = 2 * LETTER_FEATURES + 1 + len(SIZED)
 
 
 def letter_features(letter_of: np.ndarray, score: np.ndarray, dense: np.ndarray, reports: np.ndarray,
                     agree: np.ndarray, opposite: np.ndarray, passage: np.ndarray, coverage: np.ndarray,
-                    letters: np.ndarray) -> np.ndarray:
-    """What the letter model reads of each of ``letters`` (rows), given its read sentences
+                    letters: np.ndarray, collection: float) -> np.ndarray:
+    """What the letter model reads of each of ``letters`` (rows), read in a collection of
+    ``collection`` letters (``Judge.collection``), given its read sentences
     (``letter_of`` the letter of each sentence, the rest per sentence): the best evidence score,
     cosine and passage score; among its LETTER_TOP best sentences, whether one uses the asked
     stance's words, the highest agreement and opposition; the best sentence's agreement and
     opposition; the best score x agreement and (clipped) score x agreement; the best share of
-    the question's words a sentence holds, and the best sentence's share. Squares follow.
-    A letter with no sentence read has zeros."""
+    the question's words a sentence holds, and the best sentence's share. Squares follow, then
+    log(collection) and the SIZED columns times it. A letter with no sentence read has zeros
+    but for log(collection)."""
     out = np.zeros((len(letters), LETTER_FEATURES))
     if len(letter_of):
         at = {int(l): i for i, l in enumerate(letters)}
@@ -157,7 +168,8 @@ def letter_features(letter_of: np.ndarray, score: np.ndarray, dense: np.ndarray,
         out[pos[lo], 9] = agree[lo]
         out[pos[lo], 10] = opposite[lo]
         out[pos[lo], 11] = coverage[lo]
-    return np.concatenate([out, out * out], axis=1)
+    size = np.full((len(letters), 1), np.log(collection))
+    return np.concatenate([out, out * out, size, out[:, SIZED] * size], axis=1)
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,8 @@ class Judge:
     letter_sd: np.ndarray | None = None
     letter_w: np.ndarray | None = None
     letter_b: np.ndarray | None = None
+    #: the smallest and largest collection (in letters) the letter model was trained on
+    letter_sizes: np.ndarray | None = None
     #: the stance read from a sentence's tokens when its letter is indexed (the index keeps what
     #: it gives under its name); None: the stance model over the sentence vector alone
     head: StanceHead | None = None
@@ -210,7 +224,8 @@ class Judge:
                                  f"DIR --out {path}`" + (", or reinstall the package" if path == PACKAGED else
                                  ", or set ASSISTANT_JUDGE=default"))
         z = np.load(path, allow_pickle=False)
-        letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b")]
+        letter = [z[k] if k in z.files else None for k in ("letter_mu", "letter_sd", "letter_w", "letter_b",
+                                                            "letter_sizes")]
         head = StanceHead(*(z[f"head_{k}"] for k in StanceHead.FIELDS)) if "head_conv_w" in z.files else None
         return cls(z["stance_w"], z["stance_b"], z["relevance_w"], z["relevance_b"],
                    float(meta.get("threshold", 0.5)), f"judge-{meta.get('version', 1)}", meta.get("model"), *letter,
@@ -221,7 +236,7 @@ class Judge:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: getattr(self, k) for k in ("stance_w", "stance_b", "relevance_w", "relevance_b", "letter_mu",
-                                                 "letter_sd", "letter_w", "letter_b") if getattr(self, k) is not None}
+                                                 "letter_sd", "letter_w", "letter_b", "letter_sizes") if getattr(self, k) is not None}
         if self.head is not None:
             arrays.update({f"head_{k}": getattr(self.head, k) for k in StanceHead.FIELDS})
             meta = {**meta, "head": self.head.name}
@@ -232,6 +247,13 @@ class Judge:
     @property
     def reads_letters(self) -> bool:
         return self.letter_w is not None
+
+    def collection(self, letters: int) -> float:
+        """The collection size the letter model reads for ``letters`` letters asked about: held
+        to the sizes it was trained on (a larger folder reads as the largest it saw)."""
+        if self.letter_sizes is None:
+            return float(max(letters, 1))
+        return float(np.clip(letters, *self.letter_sizes))
 
     def letter_probability(self, features: np.ndarray, want: int) -> np.ndarray:
         """P(each letter answers the question, with the polarity asked), from ``letter_features``."""

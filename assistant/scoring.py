@@ -160,7 +160,7 @@ class JudgedScorer:
         letters = np.flatnonzero(allowed)
         if len(letters) > READ_LETTERS:  # a very large collection: the letters most about it
             letters = np.sort(np.array(snap.shortlist(scores, allowed, READ_LETTERS), dtype=np.int64))
-        table, features, opposite = self.read(snap, scores, qvec, letters, probe)
+        table, features, opposite = self.read(snap, scores, qvec, letters, probe, int(allowed.sum()))
         if not len(table["row"]):
             return Selection({}, [], 0)
         probability = np.zeros(len(snap.letters))
@@ -202,9 +202,10 @@ class JudgedScorer:
         return Selection(kept, scored, len(answering) - len(kept))
 
     def read(self, snap: Snapshot, scores: np.ndarray, qvec: np.ndarray, letters: np.ndarray,
-             probe: Probe) -> tuple[dict, np.ndarray, np.ndarray]:
+             probe: Probe, collection: int) -> tuple[dict, np.ndarray, np.ndarray]:
         """Each of ``letters`` read in its PASSAGES_PER_LETTER best passages, sentence by
-        sentence: (the sentences scored, as ``Snapshot.sentence_table`` columns; the letter
+        sentence, ``scores`` fused over a collection of ``collection`` letters: (the sentences
+        scored, as ``Snapshot.sentence_table`` columns; the letter
         model's features per letter; each sentence's probability of the opposite polarity).
         Training reads the labelled reports through this too."""
         mine = np.zeros(len(snap.letters), bool)
@@ -215,9 +216,10 @@ class JudgedScorer:
         rank = np.arange(len(order)) - np.searchsorted(owner[order], owner[order])
         read = np.sort(passages[order[rank < PASSAGES_PER_LETTER]])
         table = snap.sentence_table(read, scores, qvec, probe)
+        size = self.judge.collection(collection)
         if not len(table["row"]):
-            return table, letter_features(*([np.zeros(0)] * 8), letters), np.zeros(0)
+            return table, letter_features(*([np.zeros(0)] * 8), letters, size), np.zeros(0)
         agree, opposite = agreement(self.judge.stance(table["vectors"]), probe.want)
         features = letter_features(table["letter"], table["score"], table["dense"], table["reports"].astype(np.float64),
-                                   agree, opposite, table["passage_score"], table["coverage"], letters)
+                                   agree, opposite, table["passage_score"], table["coverage"], letters, size)
         return table, features, opposite

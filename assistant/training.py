@@ -46,6 +46,24 @@ class Labelled:
     sentence: str
     context: str
     label: str
+    #: the label set it came in: its files' name between the authority and ".jsonl" ("" for
+    #: the first labelling, "narrow", "pooled", ...)
+    labels: str = ""
+
+
+def label_set(path: Path) -> str:
+    """The label set a candidates or labels file belongs to: "bexley.narrow.jsonl" -> "narrow"."""
+    return ".".join(path.name.split(".")[1:-1])
+
+
+def topic_sets(items: list[Labelled]) -> dict[str, str]:
+    """Each topic's label set: the one that brought it, holding its candidates in the most
+    reports (pooled sentences only add to topics labelled before)."""
+    found: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for x in items:
+        if x.labels != "pooled":
+            found[x.topic][x.labels].add(x.report)
+    return {topic: max(sorted(sets), key=lambda name: len(sets[name])) for topic, sets in found.items()}
 
 
 def load_labels(data: Path, leave_out: tuple[str, ...] = ()) -> list[Labelled]:
@@ -66,7 +84,7 @@ def load_labels(data: Path, leave_out: tuple[str, ...] = ()) -> list[Labelled]:
             c = json.loads(line)
             if c["id"] in labels:
                 out.append(Labelled(c["id"], c["authority"], c["report"], c["topic"], c["sentence"],
-                                    c.get("context") or "", labels[c["id"]]))
+                                    c.get("context") or "", labels[c["id"]], label_set(path)))
     return out
 
 
@@ -298,20 +316,31 @@ def held_out_folds(held_out: dict[str, Judge], reports: list[str]) -> list[tuple
     return [(j, [r for r in reports if held_out[r] is j]) for j in judges.values()]
 
 
-def train_letters(assistant, items: list[Labelled], questions: dict, held_out: dict[str, Judge]
+#: The folder sizes (in letters) each labelled report is also read in, among others drawn at
+#: random, besides the whole index: a passage's score ranks it among the letters asked about, so
+#: a letter model fitted on one collection misreads a folder of another size.
+COLLECTIONS = (2, 5, 10, 20, 50)
+
+
+def train_letters(assistant, items: list[Labelled], questions: dict, held_out: dict[str, Judge],
+                  collections: tuple[int, ...] = COLLECTIONS, seed: int = 0
                   ) -> tuple[list[str], tuple[np.ndarray, ...], dict[str, tuple[np.ndarray, ...]]]:
     """The judge's letter model, from the engine's own reading of the labelled reports in
     ``assistant``'s index: every question asked of each fold's reports with the stance model
-    that never saw them; a logistic regression per polarity read from the question, on the
-    (question, report) labels. Returns (figures lines, cross-validated by the same folds; the
-    weights (mu, sd, w, b) fitted on every report; for each report, the weights fitted without
-    its fold)."""
+    that never saw them, in the whole index and in folders of each of ``collections`` letters
+    (the report and others drawn at random); a logistic regression per polarity read from the
+    question, on the (question, report) labels. Returns (figures lines, cross-validated by the
+    same folds, for the whole index and each folder size; the weights (mu, sd, w, b, sizes)
+    fitted on every reading; for each report, the weights fitted without its fold)."""
     snap = assistant.snapshot
     gold = gold_by_report(items, questions)
     reports = sorted({x.report for x in items} & set(snap.path_index))
     if not reports:
         raise TrainingError("the index holds none of the labelled reports: index the reports they were labelled on "
                          "(../shared/real-reports/pdf) and pass that index")
+    n = len(snap.letters)
+    sizes = sorted({k for k in collections if 1 < k < n})
+    rng = np.random.default_rng(seed)
     folds = [(j, sorted(snap.path_index[r] for r in members)) for j, members in held_out_folds(held_out, reports)]
     rows, xs = [], []
     for (topic, kind), question in sorted(questions.items()):
@@ -319,18 +348,22 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
             labelled = [l for l in letters if (topic, kind, snap.letters[l]["path"]) in gold]
             if not labelled:
                 continue
-            features, want = assistant.letter_evidence(question, judge, np.array(labelled))
-            xs.append(features)
-            rows += [(topic, kind, snap.letters[l]["path"], f, want) for l in labelled]
+            for size in [n] + sizes:
+                among = None if size == n else [_folder(rng, n, l, size) for l in labelled]
+                features, want = assistant.letter_evidence(question, judge, np.array(labelled), among)
+                xs.append(features)
+                rows += [(topic, kind, snap.letters[l]["path"], f, want, size) for l in labelled]
     x = np.concatenate(xs)
     y = np.array([gold.get(r[:3]) == "says" for r in rows], dtype=int)
     opposite = np.array([gold.get(r[:3]) == "opposite" for r in rows])
     fold = np.array([r[3] for r in rows])
     want = np.array([r[4] for r in rows])
+    size = np.array([r[5] for r in rows])
+    span = (min(sizes, default=n), n)
     prob = np.zeros(len(rows))
     fold_weights = []
     for f, (judge, _) in enumerate(folds):
-        weights = _fit_letters(x, y, want, fold != f)
+        weights = _fit_letters(x, y, want, fold != f, span)
         fold_weights.append(weights)
         scorer = _with_letters(judge, weights)
         for sign in WANTS:
@@ -345,21 +378,35 @@ def train_letters(assistant, items: list[Labelled], questions: dict, held_out: d
                f"{f['specificity']:.3f}); listed whose report says the opposite {f['opposite_listed']:.3f}"
 
     kinds = np.array([r[1] for r in rows])
-    lines = [f"letter model, every question asked of the index ({len(rows)} (question, report) pairs, "
-             f"{len(reports)} reports): {figures(np.ones(len(rows), bool))}"]
-    lines += [f"  {kind}: {figures(kinds == kind)}" for kind in QUESTION_KINDS]
+    whole = size == n
+    lines = [f"letter model, every question asked of the index ({whole.sum()} (question, report) pairs, "
+             f"{len(reports)} reports): {figures(whole)}"]
+    lines += [f"  {kind}: {figures(whole & (kinds == kind))}" for kind in QUESTION_KINDS]
+    lines += [f"  each report in a folder of {k} letters: {figures(size == k)}" for k in sizes]
     held = {r: fold_weights[f] for f, (judge, letters) in enumerate(folds) for r in reports if held_out[r] is judge}
-    return lines, _fit_letters(x, y, want, np.ones(len(rows), bool)), held
+    return lines, _fit_letters(x, y, want, np.ones(len(rows), bool), span), held
+
+
+def _folder(rng: np.random.Generator, n: int, letter: int, size: int) -> np.ndarray:
+    """A mask of ``size`` of ``n`` letters: ``letter`` and others drawn at random."""
+    others = rng.choice(np.delete(np.arange(n), letter), size - 1, replace=False)
+    mask = np.zeros(n, bool)
+    mask[others] = True
+    mask[letter] = True
+    return mask
 
 
 def _with_letters(judge: Judge, weights: tuple[np.ndarray, ...]) -> Judge:
-    return replace(judge, letter_mu=weights[0], letter_sd=weights[1], letter_w=weights[2], letter_b=weights[3])
+    return replace(judge, letter_mu=weights[0], letter_sd=weights[1], letter_w=weights[2], letter_b=weights[3],
+                   letter_sizes=weights[4])
 
 
-def _fit_letters(x: np.ndarray, y: np.ndarray, want: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The letter model's (mu, sd, w, b) fitted on the ``train`` rows: a logistic regression per
-    polarity asked (WANTS order) over the standardised features; a polarity with one class
-    only gets zero weights (probability 0.5)."""
+def _fit_letters(x: np.ndarray, y: np.ndarray, want: np.ndarray, train: np.ndarray,
+                 sizes: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """The letter model's (mu, sd, w, b, sizes) fitted on the ``train`` rows: a logistic
+    regression per polarity asked (WANTS order) over the standardised features; a polarity with
+    one class only gets zero weights (probability 0.5). ``sizes``: the smallest and largest
+    collection the rows were read in."""
     mu, sd = x[train].mean(0), x[train].std(0) + 1e-6
     xs = (x - mu) / sd
     w_all, b_all = np.zeros((len(WANTS), x.shape[1], 2)), np.zeros((len(WANTS), 2))
@@ -367,7 +414,8 @@ def _fit_letters(x: np.ndarray, y: np.ndarray, want: np.ndarray, train: np.ndarr
         part = train & (want == sign)
         if len(set(y[part].tolist())) == 2:
             w_all[k], b_all[k] = fit_logistic(xs[part], y[part], 2)
-    return mu.astype(np.float32), sd.astype(np.float32), w_all.astype(np.float32), b_all.astype(np.float32)
+    return (mu.astype(np.float32), sd.astype(np.float32), w_all.astype(np.float32), b_all.astype(np.float32),
+            np.array(sizes, dtype=np.int64))
 
 
 def _embed_in_context(embedder, items: list[Labelled]) -> tuple[np.ndarray, list[np.ndarray] | None]:

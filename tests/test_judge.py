@@ -49,9 +49,9 @@ def test_the_packaged_judge_is_for_the_bundled_model(monkeypatch):
 def _with_letter_model(judge: Judge, bias) -> Judge:
     from dataclasses import replace
 
-    from assistant.judge import LETTER_FEATURES, WANTS
+    from assistant.judge import LETTER_WIDTH, WANTS
 
-    d = 2 * LETTER_FEATURES
+    d = LETTER_WIDTH
     return replace(judge, letter_mu=np.zeros(d, np.float32), letter_sd=np.ones(d, np.float32),
                    letter_w=np.zeros((len(WANTS), d, 2), np.float32),
                    letter_b=np.tile(np.array(bias, np.float32), (len(WANTS), 1)))
@@ -71,15 +71,17 @@ def test_a_letter_model_decides_which_letters_answer(fake_index):
 
 
 def test_letter_features_read_each_letters_best_sentences():
-    from assistant.judge import LETTER_FEATURES, letter_features
+    from assistant.judge import LETTER_FEATURES, LETTER_WIDTH, letter_features
 
     letter_of = np.array([7, 7, 7, 7, 3])
     score = np.array([0.2, 0.9, 0.5, 0.1, 0.4])
     agree = np.array([1.0, 0.3, 0.6, 0.99, 0.8])
     zeros = np.zeros(5)
-    x = letter_features(letter_of, score, zeros, zeros, agree, 1 - agree, zeros, zeros, np.array([3, 7, 9]))
-    assert x.shape == (3, 2 * LETTER_FEATURES)
-    assert x[1, 0] == 0.9 and x[0, 0] == 0.4 and not x[2].any()  # letter 9 read nothing
+    x = letter_features(letter_of, score, zeros, zeros, agree, 1 - agree, zeros, zeros, np.array([3, 7, 9]), 5)
+    assert x.shape == (3, LETTER_WIDTH)
+    assert x[1, 0] == 0.9 and x[0, 0] == 0.4 and not x[2, :2 * LETTER_FEATURES].any()  # letter 9 read nothing
+    size = 2 * LETTER_FEATURES
+    assert np.allclose(x[:, size], np.log(5)) and np.isclose(x[1, size + 1], 0.9 * np.log(5))  # the folder's size
     assert x[1, 4] == 1.0  # the highest agreement among letter 7's three best (0.99 is fourth)
     assert x[1, 9] == 0.3 and x[0, 9] == 0.8  # the best sentence's own agreement
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from assistant.judge import Judge
-from assistant.training import (Labelled, agreement, answers, folds_by, load_labels, opposes, report_figures,
+from assistant.training import (Labelled, agreement, answers, folds_by, load_labels, opposes, report_figures, topic_sets,
                                 train_judge)
 
 TOPICS = [{"topic": "caseloads", "describe": "social workers' caseloads",
@@ -64,6 +64,12 @@ def test_a_label_set_can_be_left_out(tmp_path):
     (data / "labels" / "a.pooled.jsonl").write_text(json.dumps({"id": row["id"], "label": "w"}) + "\n")
     assert len(load_labels(data)) == len(first) + 1
     assert load_labels(data, leave_out=("pooled",)) == first
+    # each label knows its set; a topic belongs to the set that brought it, not the pool
+    assert {x.labels for x in load_labels(data)} == {"", "pooled"}
+    young = {**row, "id": "a-young_carers-1", "topic": "young_carers", "sentence": "Young carers are supported well."}
+    (data / "candidates" / "a.narrow2.jsonl").write_text(json.dumps(young) + "\n")
+    (data / "labels" / "a.narrow2.jsonl").write_text(json.dumps({"id": young["id"], "label": "s"}) + "\n")
+    assert topic_sets(load_labels(data)) == {"caseloads": "", "young_carers": "narrow2"}
 
 
 def test_report_figures_count_opposites():
@@ -107,13 +113,17 @@ class _Reading:
         self.snapshot = SimpleNamespace(path_index={p: i for i, p in enumerate(paths)},
                                         letters=[{"path": p} for p in paths])
         self.judges_seen = []
+        self.folders = set()
 
-    def letter_evidence(self, question, judge, letters):
-        from assistant.judge import LETTER_FEATURES
+    def letter_evidence(self, question, judge, letters, among=None):
+        from assistant.judge import LETTER_WIDTH
 
         self.judges_seen.append((judge, tuple(letters)))
+        if among is not None:  # each letter in a folder of others, itself among them
+            assert len(among) == len(letters) and all(m[l] for m, l in zip(among, letters))
+            self.folders.add(int(among[0].sum()))
         want = -1 if "too high" in question else 1 if "manageable" in question else 0
-        x = np.zeros((len(letters), 2 * LETTER_FEATURES))
+        x = np.zeros((len(letters), LETTER_WIDTH))
         for i, letter in enumerate(letters):
             weak = self.snapshot.letters[letter]["path"] in self.weak
             x[i, 4] = 1.0 if (want < 0) == weak or want == 0 else 0.0
@@ -131,12 +141,15 @@ def test_the_letter_model_learns_from_the_engine_reading_each_fold_with_its_own_
     held_out = {f"{a}.pdf": folds[i % 2] for i, a in enumerate("abcdefgh")}
     questions = {("caseloads", "weak"): TOPICS[0]["weak"], ("caseloads", "strong"): TOPICS[0]["strong"]}
     reading = _Reading(weak)
-    lines, (mu, sd, w, b), held = train_letters(reading, items, questions, held_out)
+    lines, (mu, sd, w, b, sizes), held = train_letters(reading, items, questions, held_out, collections=(2, 5, 50))
     # every fold read by the judge that held it out, and only its own reports
     for judge, letters in reading.judges_seen:
         assert all(held_out[reading.snapshot.letters[l]["path"]] is judge for l in letters)
     assert w.shape == (len(WANTS), len(mu), 2) and b.shape == (len(WANTS), 2)
     assert "balanced accuracy 1.000" in lines[0] and "opposite 0.000" in lines[0]
+    # each report also read in folders of 2 and 5 letters (50 is more than the index holds)
+    assert reading.folders == {2, 5} and list(sizes) == [2, 8]
+    assert any("in a folder of 5 letters: balanced accuracy 1.000" in line for line in lines)
     # each report's letter model was fitted without its fold: the two folds' models differ
     assert set(held) == set(held_out) and held["a.pdf"] is not held["b.pdf"] and held["a.pdf"] is held["c.pdf"]
 
