@@ -343,7 +343,8 @@ def bench_labelled(index: Path, data: Path, embedder=None, scorer: str = "letter
     questions = questions_of(topics)
     items = load_labels(data)
     gold = gold_by_report(items, questions)
-    sets = topic_sets(items)
+    asked = {topic for topic, _ in questions}
+    sets = {t: name for t, name in topic_sets(items).items() if t in asked}
     assistant = Assistant.open(index, embedder=embedder, judge="none")
     indexed = {e["path"]: (e["meta"].get("authority") or "") for e in assistant.letters()}
     reports = sorted({k[2] for k in gold} & set(indexed))
