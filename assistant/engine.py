@@ -351,8 +351,9 @@ class Assistant:
             scores = snap.passage_scores(qvec, terms, np.ones(len(snap.letters), bool))
             return scorer.read(snap, scores, qvec, letters, probe, len(snap.letters))[1], probe.want
         rows = []
+        raw = snap.raw_scores(qvec, terms)  # the same in every folder; only their fusion differs
         for letter, mask in zip(letters.tolist(), among):
-            scores = snap.passage_scores(qvec, terms, mask)
+            scores = snap.passage_scores(qvec, terms, mask, raw)
             rows.append(scorer.read(snap, scores, qvec, np.array([letter]), probe, int(mask.sum()))[1][0])
         return np.array(rows).reshape(len(rows), -1), probe.want
 

@@ -235,8 +235,9 @@ class Judge:
         """The weights to ``path`` (.npz) and ``meta`` beside it (.json), as ``load`` reads them."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {k: getattr(self, k) for k in ("stance_w", "stance_b", "relevance_w", "relevance_b", "letter_mu",
-                                                 "letter_sd", "letter_w", "letter_b", "letter_sizes") if getattr(self, k) is not None}
+        names = ("stance_w", "stance_b", "relevance_w", "relevance_b", "letter_mu", "letter_sd", "letter_w", "letter_b",
+                 "letter_sizes")
+        arrays = {k: getattr(self, k) for k in names if getattr(self, k) is not None}
         if self.head is not None:
             arrays.update({f"head_{k}": getattr(self.head, k) for k in StanceHead.FIELDS})
             meta = {**meta, "head": self.head.name}

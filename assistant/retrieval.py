@@ -194,14 +194,19 @@ class Snapshot:
         return keep
 
     # -------------------------------------------------------------- scoring
-    def passage_scores(self, qvec: np.ndarray, qtokens: list[str], letters: np.ndarray) -> np.ndarray:
-        """Fused score of every passage of the allowed ``letters`` (-inf for the rest)."""
+    def passage_scores(self, qvec: np.ndarray, qtokens: list[str], letters: np.ndarray,
+                       raw: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Fused score of every passage of the allowed ``letters`` (-inf for the rest). ``raw``:
+        the query's ``raw_scores`` when already worked out (the same query among other letters)."""
         mask = letters[self.passage_letter] if self.size else np.zeros(0, bool)
         if not mask.any():
             return np.full(self.size, -np.inf, dtype=np.float32)
-        dense = self.dense.scores(qvec)
-        keyword = self.keyword.scores(qtokens)
+        dense, keyword = raw if raw is not None else self.raw_scores(qvec, qtokens)
         return fuse(dense, keyword, mask=mask)
+
+    def raw_scores(self, qvec: np.ndarray, qtokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every passage's cosine and keyword score for a query, before they are fused."""
+        return self.dense.scores(qvec), self.keyword.scores(qtokens)
 
     def sentence_rows(self, letter: int) -> range:
         """The sentence rows of ``letter`` (its passages' sentences, in order)."""

@@ -205,8 +205,8 @@ class JudgedScorer:
              probe: Probe, collection: int) -> tuple[dict, np.ndarray, np.ndarray]:
         """Each of ``letters`` read in its PASSAGES_PER_LETTER best passages, sentence by
         sentence, ``scores`` fused over a collection of ``collection`` letters: (the sentences
-        scored, as ``Snapshot.sentence_table`` columns; the letter
-        model's features per letter; each sentence's probability of the opposite polarity).
+        scored, as ``Snapshot.sentence_table`` columns; the letter model's features per letter;
+        each sentence's probability of the opposite polarity).
         Training reads the labelled reports through this too."""
         mine = np.zeros(len(snap.letters), bool)
         mine[letters] = True

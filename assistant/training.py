@@ -56,6 +56,13 @@ def label_set(path: Path) -> str:
     return ".".join(path.name.split(".")[1:-1])
 
 
+def label_file(authority: str, labels: str = "") -> str:
+    """The name of ``authority``'s candidates (and labels) file in the label set ``labels``:
+    ("Stockton-on-Tees", "pooled") -> "stockton_on_tees.pooled.jsonl" (``label_set`` reads it back)."""
+    name = re.sub(r"[^a-z0-9]+", "_", authority.lower()).strip("_")
+    return f"{name}.{labels}.jsonl" if labels else f"{name}.jsonl"
+
+
 def topic_sets(items: list[Labelled]) -> dict[str, str]:
     """Each topic's label set: the one that brought it, holding its candidates in the most
     reports (pooled sentences only add to topics labelled before)."""
@@ -71,7 +78,7 @@ def load_labels(data: Path, leave_out: tuple[str, ...] = ()) -> list[Labelled]:
     agreement), but those of the sets named in ``leave_out`` ("pooled": the files
     ``<authority>.pooled.jsonl``)."""
     def kept(path: Path) -> bool:
-        return not any(path.name.endswith(f".{name}.jsonl") for name in leave_out)
+        return label_set(path) not in leave_out
 
     labels = {}
     for path in filter(kept, sorted((data / "labels").glob("*.jsonl"))):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from assistant.judge import Judge
-from assistant.training import (Labelled, agreement, answers, folds_by, load_labels, opposes, report_figures, topic_sets,
-                                train_judge)
+from assistant.training import (Labelled, agreement, answers, folds_by, label_file, label_set, load_labels, opposes,
+                                report_figures, topic_sets, train_judge)
 
 TOPICS = [{"topic": "caseloads", "describe": "social workers' caseloads",
            "weak": "Which authorities had caseloads that were too high?",
@@ -64,7 +64,11 @@ def test_a_label_set_can_be_left_out(tmp_path):
     (data / "labels" / "a.pooled.jsonl").write_text(json.dumps({"id": row["id"], "label": "w"}) + "\n")
     assert len(load_labels(data)) == len(first) + 1
     assert load_labels(data, leave_out=("pooled",)) == first
-    # each label knows its set; a topic belongs to the set that brought it, not the pool
+    # each label knows its set, read from its file's name as label_file writes it
+    assert label_file("Stockton-on-Tees", "pooled") == "stockton_on_tees.pooled.jsonl"
+    assert label_set(data / "labels" / label_file("Stockton-on-Tees", "pooled")) == "pooled"
+    assert label_set(data / "labels" / label_file("Stockton-on-Tees")) == ""
+    # a topic belongs to the set that brought it, not the pool
     assert {x.labels for x in load_labels(data)} == {"", "pooled"}
     young = {**row, "id": "a-young_carers-1", "topic": "young_carers", "sentence": "Young carers are supported well."}
     (data / "candidates" / "a.narrow2.jsonl").write_text(json.dumps(young) + "\n")

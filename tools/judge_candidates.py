@@ -23,6 +23,7 @@ from assistant.chunking import chunk_letter, clean
 from assistant.embedding import load_embedder
 from assistant.errors import LetterError
 from assistant.letters import page_at, read_document
+from assistant.training import label_file
 
 PER_TOPIC = 6
 PER_MENTION = 4
@@ -102,7 +103,7 @@ def main() -> None:
                     seen.add(sents[i]["sentence"])
                     rows.append({"id": f"{f[:-4]}-{t['topic']}-{len(seen)}", "report": f, "authority": auth,
                                  "topic": t["topic"], **sents[i], "similarity": round(float(score[i]), 3)})
-        path = args.out / (re.sub(r"[^a-z0-9]+", "_", auth.lower()).strip("_") + args.suffix + ".jsonl")
+        path = args.out / label_file(auth, args.suffix.lstrip("."))
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(auth, files, len(rows), flush=True)
 

@@ -9,9 +9,10 @@ the union of what several systems return) labels what the answers quote too.
 Each labelled question is asked of an index of the labelled reports by three scorers: the
 judge's letter model with the rules' bars (the shipped scorer), the letter model alone, and the
 rules alone; with a judge, once per fold, by the judge trained without that fold's authorities.
-Every quoted sentence that has no label for the question's topic is written to
+Every quoted sentence that is not yet a candidate for the question's topic is added to
 ``<out>/<authority>.pooled.jsonl`` (``pooled_from`` names the scorers that quoted it; labellers
-are not shown it).
+are not shown it). A file already there is added to, never rewritten: the pooled candidates
+labelled before keep their place beside their labels.
 
     python tools/judge_pool.py --index /tmp/real --out data/judge/candidates
 """
@@ -20,21 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from assistant.scoring import JudgedScorer
 from assistant.engine import Assistant
-from assistant.training import (gold_by_report, held_out_folds, load_labels, questions_of, sentence_words,
-                                train_judge)
+from assistant.training import (gold_by_report, held_out_folds, label_file, load_labels, questions_of,
+                                sentence_words, train_judge)
 
 SCORERS = ("shipped", "alone", "rules")
 
 
 def pool(index: Path, data: Path) -> dict[str, list[dict]]:
-    """Per authority, the quoted sentences that carry no label for their question's topic."""
+    """Per authority, the quoted sentences that are not yet candidates for their question's topic."""
     items = load_labels(data)
     questions = questions_of(json.loads((data / "topics.json").read_text(encoding="utf-8")))
     gold = gold_by_report(items, questions)
@@ -57,14 +57,16 @@ def pool(index: Path, data: Path) -> dict[str, list[dict]]:
                         s, e = snap.sentence_spans[row]
                         if s < c.end and e > c.start:
                             quoted[(c.letter, topic, row)].add(name)
-    labelled = {(x.report, x.topic, sentence_words(x.sentence)) for x in items}
+    known = {(c["report"], c["topic"], sentence_words(c["sentence"]))
+             for path in sorted((data / "candidates").glob("*.jsonl"))
+             for c in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
     authority = {x.report: x.authority for x in items}
     out: dict[str, list[dict]] = defaultdict(list)
     for (report, topic, row), names in sorted(quoted.items()):
         text = snap.record(snap.path_index[report]).text
         s, e = snap.sentence_spans[row]
         sentence = text[s:e].strip()
-        if (report, topic, sentence_words(sentence)) in labelled or len(sentence_words(sentence).split()) < 3:
+        if (report, topic, sentence_words(sentence)) in known or len(sentence_words(sentence).split()) < 3:
             continue
         ps, pe = snap.sentence_spans[row - 1] if row else (0, 0)
         context = text[ps:pe].strip() if row and pe <= s else ""
@@ -72,10 +74,6 @@ def pool(index: Path, data: Path) -> dict[str, list[dict]]:
             "id": f"{Path(report).stem}-{topic}-p{row}", "report": report, "authority": authority[report],
             "topic": topic, "sentence": sentence, "context": context, "pooled_from": sorted(names)})
     return out
-
-
-def file_name(authority: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "_", authority.lower()).strip("_")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     found = pool(args.index, args.data)
     for name, rows in sorted(found.items()):
         rows.sort(key=lambda r: (r["topic"], r["report"], r["id"]))
-        with open(args.out / f"{file_name(name)}.pooled.jsonl", "w", encoding="utf-8") as fh:
+        with open(args.out / label_file(name, "pooled"), "a", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     print(f"{sum(map(len, found.values()))} sentences to label over {len(found)} authorities in {args.out}")
     return 0
